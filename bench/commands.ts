@@ -1,0 +1,90 @@
+// What the coordinator (bench/main.ts) asks a generator worker process (bench/load_worker.ts)
+// to do, one JSON line per command on the worker's stdin, and what the worker answers, one JSON
+// line on its stdout. Clients are referred to by their index in the worker's current set.
+
+import type { Frame } from "../lib/protocol.ts";
+import type { HistogramData } from "./stats.ts";
+
+/** A measurement phase: traffic starts at once; only the window after the warm-up counts. */
+export interface Timing {
+  warmupMs: number;
+  measureMs: number;
+  /** After the window, how long in-flight work may take before it counts as an error. */
+  drainMs: number;
+}
+
+/** Connects `count` clients in batches; with `login`, client k logs in as `login.ids[k]`. */
+export interface OpenCommand {
+  op: "open";
+  port: number;
+  count: number;
+  batch: number;
+  /** `password: null` logs in to the echo relay (which only binds the id). */
+  login: { ids: number[]; password: string | null } | null;
+}
+
+/** Two clients playing ping-pong: a sends to b; b's receipt triggers b's send to a, and so on. */
+export interface PairSpec {
+  a: number;
+  b: number;
+  /** The frame a sends (without `msg`), e.g. {msgid: 6, toid} or {to} for the relay. */
+  aToB: Frame;
+  bToA: Frame;
+}
+
+/** Closed loop, window 1 per pair. `acked`: every send is a request whose ACK must be errno 0. */
+export interface PairsCommand {
+  op: "pairs";
+  pairs: PairSpec[];
+  acked: boolean;
+  timing: Timing;
+}
+
+/** One sender; the next message leaves when every recipient has the previous one. */
+export interface FanoutCommand {
+  op: "fanout";
+  sender: number;
+  recipients: number[];
+  frame: Frame;
+  acked: boolean;
+  timing: Timing;
+}
+
+/**
+ * Every client k repeats `requests[k]` (then `followUp`, unmeasured) back to back; a reply
+ * needs errno 0. With `namePrefix`, each request gets a fresh `name`; ids in replies are kept.
+ */
+export interface RequestsCommand {
+  op: "requests";
+  requests: Frame[];
+  followUp: Frame | null;
+  namePrefix: string | null;
+  timing: Timing;
+}
+
+export interface CloseCommand {
+  op: "close";
+}
+
+export type Command = OpenCommand | PairsCommand | FanoutCommand | RequestsCommand | CloseCommand;
+
+/** What one worker measured in one phase. */
+export interface PhaseResult {
+  /** Deliveries (or completed requests) inside the measurement window. */
+  completed: number;
+  windowMs: number;
+  histogram: HistogramData;
+  errors: number;
+  /** The first few problems, for the log. */
+  problems: string[];
+}
+
+export interface WorkerReport {
+  phase: PhaseResult;
+  /** open: the node each client logged in to. */
+  nodes: string[];
+  /** requests with namePrefix: the ids the server assigned. */
+  ids: number[];
+}
+
+export type WorkerReply = { ok: true; report: WorkerReport } | { ok: false; error: string };

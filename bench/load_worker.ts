@@ -1,0 +1,67 @@
+// A load generator worker process: holds a set of simulated clients and runs the commands of
+// bench/commands.ts that the coordinator writes to its stdin, one JSON reply line per command
+// on stdout. Runs in its own process (with a raised open-files limit) so that thousands of
+// clients never share a process, an event loop or a CPU with the server under test.
+
+import type { Command, WorkerReply, WorkerReport } from "./commands.ts";
+import { TextLineStream } from "../tests/support/lines.ts";
+import type { LoadClient } from "./load_client.ts";
+import { openClients, runFanout, runPairs, runRequests } from "./loops.ts";
+import { Phase } from "./phase.ts";
+
+const clients: LoadClient[] = [];
+/** Problems seen on a connection between phases; charged to the next phase. */
+const pending: string[] = [];
+let current: Phase | null = null;
+const report = (problem: string) => current ? current.fail(problem) : pending.push(problem);
+
+async function execute(command: Command): Promise<WorkerReport> {
+  const phase = new Phase("timing" in command ? command.timing : null);
+  current = phase;
+  for (const problem of pending.splice(0)) phase.fail(problem);
+  let nodes: string[] = [];
+  let ids: number[] = [];
+  try {
+    switch (command.op) {
+      case "open":
+        nodes = await openClients(clients, command, phase, report);
+        break;
+      case "pairs":
+        runPairs(clients, command, phase);
+        break;
+      case "fanout":
+        runFanout(clients, command, phase);
+        break;
+      case "requests":
+        ids = runRequests(clients, command, phase);
+        break;
+      case "close":
+        await Promise.all(clients.splice(0).map((client) => client.close()));
+        break;
+    }
+    return { phase: await phase.finish(), nodes, ids };
+  } finally {
+    current = null;
+    for (const client of clients) client.onPush = null;
+  }
+}
+
+async function writeLine(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text + "\n");
+  let written = 0;
+  while (written < bytes.length) written += await Deno.stdout.write(bytes.subarray(written));
+}
+
+const lines = Deno.stdin.readable.pipeThrough(new TextDecoderStream()).pipeThrough(
+  new TextLineStream(),
+);
+for await (const line of lines) {
+  let reply: WorkerReply;
+  try {
+    reply = { ok: true, report: await execute(JSON.parse(line) as Command) };
+  } catch (error) {
+    reply = { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+  await writeLine(JSON.stringify(reply));
+}
+await Promise.all(clients.map((client) => client.close()));

@@ -1,0 +1,68 @@
+// In-process presence and bus: the embedded default for a single server. Several nodes created
+// from one InProcessCluster share it, which lets tests run a "cluster" inside one process.
+
+import type { Bus, Envelope, EnvelopeHandler, Presence } from "./types.ts";
+
+/** Shared state of the nodes living in this process. */
+export class InProcessCluster {
+  readonly #online = new Map<number, string>();
+  readonly #subscribers = new Map<string, EnvelopeHandler>();
+
+  /** The presence view of one node. */
+  presence(nodeId: string): Presence {
+    const online = this.#online;
+    const forgetMine = () => {
+      for (const [userId, node] of online) if (node === nodeId) online.delete(userId);
+      return Promise.resolve();
+    };
+    return {
+      nodeId,
+      claim(userId) {
+        if (online.has(userId)) return Promise.resolve(false);
+        online.set(userId, nodeId);
+        return Promise.resolve(true);
+      },
+      release(userId) {
+        if (online.get(userId) === nodeId) online.delete(userId);
+        return Promise.resolve();
+      },
+      locate(userIds) {
+        const found = new Map<number, string>();
+        for (const userId of userIds) {
+          const node = online.get(userId);
+          if (node !== undefined) found.set(userId, node);
+        }
+        return Promise.resolve(found);
+      },
+      clearStale: forgetMine,
+      ping: () => Promise.resolve(true),
+      // Like a graceful shutdown of a real node: its users go offline.
+      close: forgetMine,
+    };
+  }
+
+  /** A bus endpoint; every endpoint of this cluster reaches the same subscribers. */
+  bus(): Bus {
+    const subscribers = this.#subscribers;
+    const mine = new Set<string>();
+    return {
+      subscribe(nodeId, handler) {
+        subscribers.set(nodeId, handler);
+        mine.add(nodeId);
+        return Promise.resolve();
+      },
+      publish(nodeId, envelope: Envelope) {
+        const handler = subscribers.get(nodeId);
+        if (!handler) return Promise.resolve(false);
+        // Deliver asynchronously, as a real bus would.
+        queueMicrotask(() => handler(structuredClone(envelope)));
+        return Promise.resolve(true);
+      },
+      close() {
+        for (const nodeId of mine) subscribers.delete(nodeId);
+        mine.clear();
+        return Promise.resolve();
+      },
+    };
+  }
+}

@@ -1,0 +1,106 @@
+// The cluster bus on Redis pub/sub: one channel per node (`<prefix>node:<nodeId>`) carrying
+// envelopes as JSON. Publishing goes through the node's command connection; subscriptions live
+// on a connection of their own, which node-redis resubscribes after every reconnect.
+
+import type { Bus, Envelope, EnvelopeHandler } from "./types.ts";
+import {
+  closeRedisClient,
+  messageOf,
+  type RedisClient,
+  type RedisKeys,
+  storage,
+  type Warn,
+} from "./redis_client.ts";
+
+export interface RedisBusOptions {
+  publisher: RedisClient;
+  subscriber: RedisClient;
+  keys: RedisKeys;
+  warn: Warn;
+  /** Called once when the bus no longer needs `publisher`. */
+  releasePublisher: () => Promise<void>;
+}
+
+export class RedisBus implements Bus {
+  readonly #options: RedisBusOptions;
+  readonly #handlers = new Map<string, EnvelopeHandler>();
+  #closed = false;
+
+  constructor(options: RedisBusOptions) {
+    this.#options = options;
+  }
+
+  async subscribe(nodeId: string, handler: EnvelopeHandler): Promise<void> {
+    const subscribed = this.#handlers.has(nodeId);
+    this.#handlers.set(nodeId, handler);
+    if (subscribed) return;
+    const { subscriber, keys } = this.#options;
+    try {
+      await storage(
+        "subscribe",
+        () =>
+          subscriber.subscribe(keys.channel(nodeId), (message) => this.#receive(nodeId, message)),
+      );
+    } catch (error) {
+      this.#handlers.delete(nodeId);
+      throw error;
+    }
+  }
+
+  async publish(nodeId: string, envelope: Envelope): Promise<boolean> {
+    const { publisher, keys } = this.#options;
+    const message = JSON.stringify(envelope);
+    return await storage("publish", () => publisher.publish(keys.channel(nodeId), message)) > 0;
+  }
+
+  /** Unsubscribes (so publishers see no receiver from now on) and closes the connections. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handlers.clear();
+    const { subscriber, releasePublisher } = this.#options;
+    if (subscriber.isReady) await subscriber.unsubscribe().catch(() => {});
+    await closeRedisClient(subscriber);
+    await releasePublisher();
+  }
+
+  #receive(nodeId: string, message: string): void {
+    const envelope = parseEnvelope(message);
+    const handler = this.#handlers.get(nodeId);
+    if (!envelope) {
+      this.#options.warn(
+        `ignored a malformed envelope for node ${nodeId}: ${message.slice(0, 200)}`,
+      );
+    } else if (handler) {
+      this.#deliver(nodeId, handler, envelope);
+    }
+  }
+
+  /** Calls the handler; a failure (thrown or rejected) is reported, never left unhandled. */
+  async #deliver(nodeId: string, handler: EnvelopeHandler, envelope: Envelope): Promise<void> {
+    try {
+      await handler(envelope);
+    } catch (error) {
+      this.#options.warn(`envelope handler for node ${nodeId} failed: ${messageOf(error)}`);
+    }
+  }
+}
+
+/** The envelope in `message`, or undefined when it is not one. */
+function parseEnvelope(message: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(message);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(value) || !isObject(value.push) || !Array.isArray(value.to)) return undefined;
+  if (!value.to.every((id) => Number.isSafeInteger(id))) return undefined;
+  // `sentAt` (publish time, epoch ms) lets the receiver measure the bus's lag.
+  const sentAt = typeof value.sentAt === "number" ? { sentAt: value.sentAt } : {};
+  return { to: value.to, push: value.push, ...sentAt };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}

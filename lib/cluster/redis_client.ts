@@ -1,0 +1,109 @@
+// Redis connections for the cluster layer, and the key names it uses. A connection fails fast
+// while Redis is unreachable (commands reject instead of queueing), reconnects by itself with a
+// bounded backoff, and reports outages once through `warn` instead of crashing the process.
+
+import { createClient } from "redis";
+import { StorageError } from "../errors.ts";
+
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** Reports a problem worth an operator's attention; never throws. */
+export type Warn = (message: string) => void;
+
+const CONNECT_TIMEOUT_MS = 3_000;
+const MAX_BACKOFF_MS = 2_000;
+
+/** The key and channel names of one cluster (all start with its prefix). */
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+
+  /** Holds the id of the node a user is online on. */
+  user(userId: number): string {
+    return `${this.prefix}user:${userId}`;
+  }
+
+  /** Exists while the node is alive (expires unless its heartbeat refreshes it). */
+  alive(nodeId: string): string {
+    return `${this.prefix}alive:${nodeId}`;
+  }
+
+  /** The set of user ids a node holds. */
+  users(nodeId: string): string {
+    return `${this.prefix}users:${nodeId}`;
+  }
+
+  /** The pub/sub channel of a node. */
+  channel(nodeId: string): string {
+    return `${this.prefix}node:${nodeId}`;
+  }
+}
+
+/**
+ * Opens a connection named `name` (visible in CLIENT LIST). Rejects with StorageError when Redis
+ * cannot be reached now; once connected, outages are retried forever with backoff.
+ */
+export async function openRedisClient(url: string, name: string, warn: Warn): Promise<RedisClient> {
+  let everReady = false;
+  let healthy = true;
+  const client = createClient({
+    url,
+    name: name.replace(/[^\x21-\x7e]/g, "_"),
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries) => everReady && Math.min((retries + 1) * 100, MAX_BACKOFF_MS),
+    },
+  });
+  client.on("error", (error: unknown) => {
+    if (everReady && healthy) warn(`Redis connection ${name} lost: ${messageOf(error)}`);
+    healthy = false;
+  });
+  client.on("ready", () => {
+    if (everReady && !healthy) warn(`Redis connection ${name} restored`);
+    everReady = healthy = true;
+  });
+  try {
+    await client.connect();
+  } catch (error) {
+    const detail = `cannot connect to Redis at ${redactUrl(url)}: ${messageOf(error)}`;
+    throw new StorageError(detail, { cause: error, backend: "cluster" });
+  }
+  return client;
+}
+
+/** Closes a connection: politely when it is up, at once when it is not. Idempotent. */
+export async function closeRedisClient(client: RedisClient): Promise<void> {
+  if (!client.isOpen) return;
+  if (client.isReady) await client.close();
+  else client.destroy();
+}
+
+/** Runs one Redis operation, turning any failure into a StorageError. */
+export async function storage<T>(action: string, operation: () => Promise<T>): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    throw new StorageError(`Redis ${action} failed: ${messageOf(error)}`, {
+      cause: error,
+      backend: "cluster",
+    });
+  }
+}
+
+export function messageOf(error: unknown): string {
+  if (error instanceof AggregateError && !error.message) {
+    return error.errors.map(messageOf).join("; ");
+  }
+  return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/** The URL without its password, fit for logs and error messages. */
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,42 @@
+// What the chat core needs from the cluster: who is online on which node (Presence), and a way
+// to hand pushes to another node (Bus). The in-process implementation serves a single node (and
+// several nodes inside one process, for tests); the Redis one serves a real cluster.
+// tests/cluster_contract.ts is the contract every implementation must pass.
+
+import type { Frame } from "../protocol.ts";
+
+/** Pushes addressed to users said to be on one node. */
+export interface Envelope {
+  to: number[];
+  push: Frame;
+}
+
+export type EnvelopeHandler = (envelope: Envelope) => void;
+
+export interface Bus {
+  /** Delivers every envelope published to `nodeId` to `handler`, until close. */
+  subscribe(nodeId: string, handler: EnvelopeHandler): Promise<void>;
+  /**
+   * Hands an envelope to the subscriber of `nodeId`. Resolves true when a subscriber received
+   * it, false when none did (the caller then stores the pushes as offline messages).
+   * Throws StorageError when the bus itself is unreachable.
+   */
+  publish(nodeId: string, envelope: Envelope): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Cluster-wide presence, as seen from one node. */
+export interface Presence {
+  readonly nodeId: string;
+  /** Marks the user online on this node; false when they are online anywhere already. */
+  claim(userId: number): Promise<boolean>;
+  /** Marks the user offline if this node holds them. */
+  release(userId: number): Promise<void>;
+  /** For each given user online anywhere in the cluster, the node holding them. */
+  locate(userIds: readonly number[]): Promise<Map<number, string>>;
+  /** Forgets presence this node left behind in an earlier life (called once at start). */
+  clearStale(): Promise<void>;
+  /** True when the presence backend answers. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

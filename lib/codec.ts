@@ -1,0 +1,116 @@
+// Length-prefixed JSON framing: a 4-byte big-endian length, then that many bytes of UTF-8 JSON.
+// FrameDecoder turns arbitrary byte chunks into decoded frames; it never touches a socket.
+
+import type { Frame } from "./protocol.ts";
+
+const HEADER_BYTES = 4;
+const RETAINED_BUFFER_BYTES = 64 * 1024;
+const textEncoder = new TextEncoder();
+const strictDecoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** One result of decoding: a frame, a recoverable bad frame, or a fatal oversize header. */
+export type Decoded =
+  | { kind: "frame"; frame: Frame }
+  | { kind: "invalid"; reason: string }
+  | { kind: "oversize"; length: number };
+
+/** Encodes one object as a frame. */
+export function encodeFrame(value: Frame): Uint8Array {
+  return encodeJsonFrame(JSON.stringify(value));
+}
+
+/** Encodes an already serialised JSON text as a frame. */
+export function encodeJsonFrame(json: string): Uint8Array {
+  // A UTF-16 unit never needs more than 3 UTF-8 bytes.
+  const out = new Uint8Array(HEADER_BYTES + json.length * 3);
+  const { written } = textEncoder.encodeInto(json, out.subarray(HEADER_BYTES));
+  new DataView(out.buffer).setUint32(0, written);
+  return out.subarray(0, HEADER_BYTES + written);
+}
+
+/**
+ * Incremental frame decoder. Feed it chunks with `push`; it yields every frame they complete.
+ * A length above `maxFrame` is reported before any of its body is buffered; after that the
+ * decoder is unusable (the connection must be closed).
+ */
+export class FrameDecoder {
+  readonly maxFrame: number;
+  #buffer: Uint8Array = new Uint8Array(0);
+  #start = 0;
+  #end = 0;
+  #failed = false;
+
+  constructor(maxFrame: number) {
+    this.maxFrame = maxFrame;
+  }
+
+  /** Bytes received but not yet part of a complete frame. */
+  get pendingBytes(): number {
+    return this.#end - this.#start;
+  }
+
+  *push(chunk: Uint8Array): Generator<Decoded> {
+    if (this.#failed) return;
+    this.#append(chunk);
+    while (this.#end - this.#start >= HEADER_BYTES) {
+      const view = this.#buffer;
+      const s = this.#start;
+      const length = ((view[s] << 24) >>> 0) + (view[s + 1] << 16) + (view[s + 2] << 8) +
+        view[s + 3];
+      if (length > this.maxFrame) {
+        this.#failed = true;
+        this.#buffer = new Uint8Array(0);
+        this.#start = this.#end = 0;
+        yield { kind: "oversize", length };
+        return;
+      }
+      if (this.#end - s - HEADER_BYTES < length) break;
+      const body = view.subarray(s + HEADER_BYTES, s + HEADER_BYTES + length);
+      this.#start = s + HEADER_BYTES + length;
+      yield decodeBody(body);
+    }
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      // Do not keep a large frame's buffer alive on an idle connection.
+      if (this.#buffer.length > RETAINED_BUFFER_BYTES) this.#buffer = new Uint8Array(0);
+    }
+  }
+
+  #append(chunk: Uint8Array): void {
+    const needed = this.#end + chunk.length;
+    if (needed > this.#buffer.length) {
+      const live = this.#end - this.#start;
+      if (live + chunk.length <= this.#buffer.length && this.#start > 0) {
+        this.#buffer.copyWithin(0, this.#start, this.#end);
+      } else {
+        const grown = new Uint8Array(Math.max(live + chunk.length, this.#buffer.length * 2, 256));
+        grown.set(this.#buffer.subarray(this.#start, this.#end));
+        this.#buffer = grown;
+      }
+      this.#start = 0;
+      this.#end = live;
+    }
+    this.#buffer.set(chunk, this.#end);
+    this.#end += chunk.length;
+  }
+}
+
+function decodeBody(body: Uint8Array): Decoded {
+  if (body.length === 0) return { kind: "invalid", reason: "empty frame" };
+  let text: string;
+  try {
+    text = strictDecoder.decode(body);
+  } catch {
+    return { kind: "invalid", reason: "frame is not valid UTF-8" };
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return { kind: "invalid", reason: "frame is not valid JSON" };
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { kind: "invalid", reason: "frame must be a JSON object" };
+  }
+  return { kind: "frame", frame: value as Frame };
+}

@@ -1,0 +1,211 @@
+// Server configuration from command-line flags and CHAT_* environment variables (flags win).
+// Invalid values raise ConfigError, which server.ts prints as one line before exiting with 2.
+
+import { parseArgs } from "node:util";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { DEFAULT_MAX_FRAME } from "./protocol.ts";
+import { DEFAULT_PENDING_CAP } from "./store/types.ts";
+
+export interface ServerConfig {
+  port: number;
+  host: string;
+  db: string;
+  redis: string | null;
+  redisPrefix: string;
+  nodeId: string;
+  maxFrame: number;
+  idleTimeoutSeconds: number;
+  rateLimit: number;
+  pendingCap: number;
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  /** Port of the HTTP /metrics and /healthz endpoints; null turns them off. */
+  metricsPort: number | null;
+  metricsHost: string;
+}
+
+export type ServerCommand =
+  | { kind: "run"; config: ServerConfig }
+  | { kind: "help" }
+  | { kind: "version" };
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+interface FlagSpec {
+  flag: string;
+  env: string;
+  fallback: string;
+  help: string;
+}
+
+/** Every setting, its environment variable and default. */
+export const SETTINGS: readonly FlagSpec[] = [
+  { flag: "port", env: "CHAT_PORT", fallback: "6000", help: "TCP port (also the first argument)" },
+  { flag: "host", env: "CHAT_HOST", fallback: "0.0.0.0", help: "address to listen on" },
+  {
+    flag: "db",
+    env: "CHAT_DB",
+    fallback: "sqlite:./chat.db",
+    help: "store: sqlite:PATH, sqlite::memory: or mysql://user:pass@host:port/db",
+  },
+  {
+    flag: "redis",
+    env: "CHAT_REDIS",
+    fallback: "",
+    help: "redis://host:port to join a cluster (none: single server)",
+  },
+  {
+    flag: "redis-prefix",
+    env: "CHAT_REDIS_PREFIX",
+    fallback: "chat:",
+    help: "prefix of this cluster's Redis keys and channels",
+  },
+  {
+    flag: "node-id",
+    env: "CHAT_NODE_ID",
+    fallback: "",
+    help: "this server's cluster id (default host:port)",
+  },
+  {
+    flag: "max-frame",
+    env: "CHAT_MAX_FRAME",
+    fallback: String(DEFAULT_MAX_FRAME),
+    help: "largest accepted frame body, bytes",
+  },
+  {
+    flag: "idle-timeout",
+    env: "CHAT_IDLE_TIMEOUT",
+    fallback: "90",
+    help: "close connections silent this long, seconds (0: never)",
+  },
+  {
+    flag: "rate-limit",
+    env: "CHAT_RATE_LIMIT",
+    fallback: "200",
+    help: "requests per second per connection (bursts of twice that)",
+  },
+  {
+    flag: "pending-cap",
+    env: "CHAT_PENDING_CAP",
+    fallback: String(DEFAULT_PENDING_CAP),
+    help: "most undelivered messages kept per user",
+  },
+  { flag: "log-level", env: "CHAT_LOG_LEVEL", fallback: "info", help: LOG_LEVELS.join("|") },
+  { flag: "log-format", env: "CHAT_LOG_FORMAT", fallback: "pretty", help: LOG_FORMATS.join("|") },
+  {
+    flag: "metrics-port",
+    env: "CHAT_METRICS_PORT",
+    fallback: "",
+    help: "serve HTTP /metrics and /healthz on this port (none: off)",
+  },
+  {
+    flag: "metrics-host",
+    env: "CHAT_METRICS_HOST",
+    fallback: "127.0.0.1",
+    help: "address of the /metrics and /healthz HTTP server",
+  },
+];
+
+export function usage(): string {
+  const lines = SETTINGS.map((s) =>
+    `  --${s.flag.padEnd(11)} ${s.env.padEnd(16)} ${s.help}${s.fallback ? ` [${s.fallback}]` : ""}`
+  );
+  return [
+    "Usage: chatserver [port] [options]",
+    "",
+    "  flag          environment      meaning [default]",
+    ...lines,
+    "  --help                         show this help",
+    "  --version                      print the version",
+  ].join("\n");
+}
+
+export function parseServerArgs(
+  args: string[],
+  env: (name: string) => string | undefined,
+  hostname: () => string,
+  pid: () => number = () => Deno.pid,
+): ServerCommand {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...Object.fromEntries(SETTINGS.map((s) => [s.flag, { type: "string" as const }])),
+        help: { type: "boolean" },
+        version: { type: "boolean" },
+      },
+    });
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: "help" };
+  if (values.version) return { kind: "version" };
+  if (positionals.length > 1) throw new ConfigError(`unexpected argument '${positionals[1]}'`);
+
+  const setting = (flag: string): string => {
+    const spec = SETTINGS.find((s) => s.flag === flag)!;
+    const fromFlag = (values as Record<string, string | boolean | undefined>)[flag];
+    if (typeof fromFlag === "string") return fromFlag;
+    if (flag === "port" && positionals[0] !== undefined) return positionals[0];
+    return env(spec.env) ?? spec.fallback;
+  };
+
+  const port = integerSetting("port", setting("port"), 0, 65535);
+  const host = setting("host");
+  const redis = setting("redis") || null;
+  const metricsPort = setting("metrics-port");
+  return {
+    kind: "run",
+    config: {
+      port,
+      host,
+      db: storeUrl(setting("db")),
+      redis: redis === null ? null : redisUrl(redis),
+      redisPrefix: setting("redis-prefix"),
+      nodeId: setting("node-id") || `${hostname()}:${port === 0 ? `pid${pid()}` : port}`,
+      maxFrame: integerSetting("max-frame", setting("max-frame"), 1, 64 * 1024 * 1024),
+      idleTimeoutSeconds: integerSetting("idle-timeout", setting("idle-timeout"), 0, 86_400),
+      rateLimit: integerSetting("rate-limit", setting("rate-limit"), 1, 1_000_000),
+      pendingCap: integerSetting("pending-cap", setting("pending-cap"), 1, 1_000_000),
+      logLevel: choice("log-level", setting("log-level"), LOG_LEVELS),
+      logFormat: choice("log-format", setting("log-format"), LOG_FORMATS),
+      metricsPort: metricsPort === ""
+        ? null
+        : integerSetting("metrics-port", metricsPort, 0, 65535),
+      metricsHost: setting("metrics-host"),
+    },
+  };
+}
+
+function integerSetting(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text) || value < min || value > max) {
+    throw new ConfigError(`invalid --${name} '${text}': expected an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function choice<T extends string>(name: string, text: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(text)) {
+    throw new ConfigError(`invalid --${name} '${text}': expected one of ${allowed.join(", ")}`);
+  }
+  return text as T;
+}
+
+function storeUrl(text: string): string {
+  if (/^sqlite:.+/.test(text) || /^mysql:\/\/[^/]+\/\w+$/.test(text)) return text;
+  throw new ConfigError(
+    `invalid --db '${text}': expected sqlite:PATH, sqlite::memory: or mysql://user:pass@host:port/db`,
+  );
+}
+
+function redisUrl(text: string): string {
+  if (/^rediss?:\/\/[^/]+(\/\d+)?$/.test(text)) return text;
+  throw new ConfigError(`invalid --redis '${text}': expected redis://host:port`);
+}

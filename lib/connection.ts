@@ -1,0 +1,145 @@
+// One client's TCP connection: reads bytes into decoded frames, and writes queued frames in
+// batches (one write for everything ready), looping over partial writes. A client that stops
+// reading until its queue passes the limit is disconnected, so it cannot hold others back.
+
+import { type Decoded, encodeFrame, FrameDecoder } from "./codec.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import type { Frame } from "./protocol.ts";
+import { TokenBucket } from "./rate_limit.ts";
+import type { Session } from "./session.ts";
+
+export interface ConnectionOptions {
+  maxFrame: number;
+  /** Size of the per-connection read buffer. Default 4 KiB (memory per idle connection). */
+  readBufferBytes?: number;
+  /** Outbound bytes a connection may have queued before it is cut off. Default 8 MiB. */
+  maxQueuedBytes?: number;
+  /** Requests per second allowed on average, and in a burst. Default 200 and 400. */
+  requestRate?: number;
+  requestBurst?: number;
+  /** Counts the frames sent. */
+  metrics?: ServerMetrics;
+}
+
+export class ClientConnection implements Session {
+  readonly connectionId: number;
+  user: { id: number; name: string } | null = null;
+  receipts = false;
+  /** performance.now() of the last bytes received. */
+  lastActivity = performance.now();
+  readonly #conn: Deno.Conn;
+  readonly #decoder: FrameDecoder;
+  readonly #readBufferBytes: number;
+  readonly #maxQueuedBytes: number;
+  #queue: Uint8Array[] = [];
+  #queuedBytes = 0;
+  #flushing: Promise<void> | null = null;
+  #closed = false;
+  readonly #requests: TokenBucket;
+  readonly #metrics: ServerMetrics | undefined;
+  /** Why the connection was closed by the server, if it was. */
+  closeReason: string | null = null;
+
+  constructor(connectionId: number, conn: Deno.Conn, options: ConnectionOptions) {
+    this.connectionId = connectionId;
+    this.#conn = conn;
+    this.#decoder = new FrameDecoder(options.maxFrame);
+    this.#readBufferBytes = options.readBufferBytes ?? 4096;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.#requests = new TokenBucket(options.requestRate ?? 200, options.requestBurst ?? 400);
+    this.#metrics = options.metrics;
+    if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get remoteAddress(): string {
+    const addr = this.#conn.remoteAddr as Deno.NetAddr;
+    return `${addr.hostname}:${addr.port}`;
+  }
+
+  send(frame: Frame): void {
+    if (!this.#closed) this.#metrics?.frameOut(frame);
+    this.sendEncoded(encodeFrame(frame));
+  }
+
+  sendEncoded(bytes: Uint8Array): void {
+    if (this.#closed) return;
+    this.#queue.push(bytes);
+    this.#queuedBytes += bytes.length;
+    if (this.#queuedBytes > this.#maxQueuedBytes) {
+      this.close("outbound queue overflow: client is not reading");
+      return;
+    }
+    this.#flushing ??= this.#flush();
+  }
+
+  /** Decoded frames until the peer closes or the connection is closed. */
+  async *frames(): AsyncGenerator<Decoded> {
+    const buffer = new Uint8Array(this.#readBufferBytes);
+    while (!this.#closed) {
+      let count: number | null;
+      try {
+        count = await this.#conn.read(buffer);
+      } catch {
+        count = null;
+      }
+      if (count === null) return;
+      this.lastActivity = performance.now();
+      yield* this.#decoder.push(buffer.subarray(0, count));
+    }
+  }
+
+  admit(): boolean {
+    return this.#requests.take();
+  }
+
+  async written(): Promise<boolean> {
+    while (this.#flushing) await this.#flushing;
+    return !this.#closed;
+  }
+
+  close(reason?: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.closeReason = reason ?? null;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed by the peer.
+    }
+  }
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#queue.length > 0 && !this.#closed) {
+        const batch = concat(this.#queue, this.#queuedBytes);
+        this.#queue = [];
+        this.#queuedBytes = 0;
+        let written = 0;
+        while (written < batch.length) {
+          written += await this.#conn.write(batch.subarray(written));
+        }
+      }
+    } catch {
+      this.close("write failed");
+    } finally {
+      this.#flushing = null;
+    }
+  }
+}
+
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0];
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,129 @@
+// Hands pushes to the users they are for, wherever they are logged in: to a session on this
+// server, or through the bus to the server holding them. Every chat message is already stored
+// as pending for its recipients before it gets here, so a push that cannot be handed over now
+// is not lost: it waits for the recipient's next login.
+
+import { encodeFrame } from "./codec.ts";
+import type { Bus, Envelope, Presence } from "./cluster/types.ts";
+import type { Logger } from "./log.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import type { ChatPush } from "./protocol.ts";
+import type { SessionRegistry } from "./session.ts";
+import type { MessageRepository } from "./store/types.ts";
+
+export interface DeliveryDeps {
+  sessions: SessionRegistry;
+  presence: Presence;
+  bus: Bus;
+  messages: MessageRepository;
+  log: Logger;
+  metrics?: ServerMetrics;
+}
+
+/** An envelope with the time it was published (epoch ms), from which receivers learn the lag. */
+type StampedEnvelope = Envelope & { sentAt?: number };
+
+export class Delivery {
+  readonly #deps: DeliveryDeps;
+  /** Pushes written to sessions that do not send receipts, to mark delivered in one go. */
+  #written = new Map<number, number[]>();
+  #flushScheduled = false;
+
+  constructor(deps: DeliveryDeps) {
+    this.#deps = deps;
+  }
+
+  /** Pushes to every recipient online anywhere in the cluster. Never throws. */
+  async deliver(recipients: readonly number[], push: ChatPush): Promise<void> {
+    const { presence, log } = this.#deps;
+    const elsewhere = this.#sendLocally(recipients, push);
+    if (elsewhere.length === 0) return;
+    let locations: Map<number, string>;
+    try {
+      locations = await presence.locate(elsewhere);
+    } catch (error) {
+      this.#deps.metrics?.backendError(error);
+      this.#deps.metrics?.leftPending(elsewhere.length);
+      log.warn("presence lookup failed; pushes wait for next login", { error });
+      return;
+    }
+    const byNode = new Map<string, number[]>();
+    let offline = 0;
+    for (const userId of elsewhere) {
+      const node = locations.get(userId);
+      if (node === undefined || node === presence.nodeId) {
+        offline++;
+        continue;
+      }
+      byNode.set(node, [...(byNode.get(node) ?? []), userId]);
+    }
+    this.#deps.metrics?.leftPending(offline);
+    await Promise.all([...byNode].map(([node, to]) => this.#publish(node, { to, push })));
+  }
+
+  /** Handles an envelope another server published to this one. */
+  receive(envelope: Envelope): void {
+    const sentAt = (envelope as StampedEnvelope).sentAt;
+    this.#deps.metrics?.envelopeReceived(
+      typeof sentAt === "number" ? (Date.now() - sentAt) / 1000 : null,
+    );
+    this.#sendLocally(envelope.to, envelope.push as ChatPush);
+  }
+
+  /** Sends to recipients with a session here; returns the others. */
+  #sendLocally(recipients: readonly number[], push: ChatPush): number[] {
+    const { sessions, metrics } = this.#deps;
+    const elsewhere: number[] = [];
+    let encoded: Uint8Array | undefined;
+    for (const userId of recipients) {
+      const session = sessions.get(userId);
+      if (!session) {
+        elsewhere.push(userId);
+        continue;
+      }
+      session.sendEncoded(encoded ??= encodeFrame(push));
+      metrics?.frameOut(push);
+      metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
+      if (!session.receipts) this.#markWritten(userId, push.mid);
+    }
+    return elsewhere;
+  }
+
+  async #publish(node: string, envelope: Envelope): Promise<void> {
+    const stamped: StampedEnvelope = { ...envelope, sentAt: Date.now() };
+    try {
+      if (!await this.#deps.bus.publish(node, stamped)) {
+        this.#deps.metrics?.leftPending(envelope.to.length);
+      }
+    } catch (error) {
+      this.#deps.metrics?.backendError(error);
+      this.#deps.metrics?.leftPending(envelope.to.length);
+      this.#deps.log.warn("publish failed; pushes wait for next login", { error, node });
+    }
+  }
+
+  /** Marks a push to a receipt-less session delivered, batched per event-loop turn. */
+  #markWritten(userId: number, mid: number): void {
+    this.#written.set(userId, [...(this.#written.get(userId) ?? []), mid]);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setTimeout(() => void this.#flushWritten(), 0);
+  }
+
+  async #flushWritten(): Promise<void> {
+    const batch = this.#written;
+    this.#written = new Map();
+    this.#flushScheduled = false;
+    await Promise.all([...batch].map(async ([userId, mids]) => {
+      try {
+        await this.#deps.messages.acknowledge(userId, mids);
+      } catch (error) {
+        this.#deps.metrics?.backendError(error);
+        this.#deps.log.warn("could not mark pushes delivered; they will come again", {
+          error,
+          user: userId,
+        });
+      }
+    }));
+  }
+}

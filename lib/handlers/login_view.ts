@@ -1,0 +1,45 @@
+// What a user sees at login: friends and groups with cluster-wide presence, and the pushes that
+// waited for them while they were offline.
+
+import type { FriendView, GroupView, PresenceState } from "../protocol.ts";
+import { type Backlog, splitBacklog } from "./backlog.ts";
+import { pushOf } from "./chat.ts";
+import type { ChatDeps } from "./context.ts";
+
+export interface LoginView {
+  friends: FriendView[];
+  groups: GroupView[];
+  offline: Backlog;
+}
+
+export async function loginView(userId: number, deps: ChatDeps): Promise<LoginView> {
+  const [friends, groups, pending, dropped] = await Promise.all([
+    deps.store.friends.list(userId),
+    deps.store.groups.listForUser(userId),
+    deps.store.messages.pending(userId),
+    deps.store.messages.takeDropped(userId),
+  ]);
+  const everyone = new Set(friends.map((friend) => friend.id));
+  for (const group of groups) for (const member of group.members) everyone.add(member.id);
+  const online = await deps.presence.locate([...everyone]);
+  const state = (id: number): PresenceState => online.has(id) ? "online" : "offline";
+  return {
+    friends: friends.map((friend) => ({
+      id: friend.id,
+      name: friend.name,
+      state: state(friend.id),
+    })),
+    groups: groups.map((group) => ({
+      id: group.id,
+      groupname: group.groupname,
+      groupdesc: group.groupdesc,
+      users: group.members.map((member) => ({
+        id: member.id,
+        name: member.name,
+        state: state(member.id),
+        role: member.role,
+      })),
+    })),
+    offline: splitBacklog(pending.map(pushOf), dropped),
+  };
+}

@@ -1,0 +1,52 @@
+// Password hashing with salted scrypt (node:crypto, run on the thread pool so the event loop
+// never blocks). Stored form: "scrypt$N$r$p$<salt base64>$<hash base64>".
+
+import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+
+export interface ScryptCost {
+  N: number;
+  r: number;
+  p: number;
+}
+
+/** Default cost: N=2^14, r=8, p=1 (16 MiB, tens of milliseconds per hash). */
+export const DEFAULT_SCRYPT_COST: ScryptCost = { N: 16384, r: 8, p: 1 };
+
+const KEY_BYTES = 32;
+const SALT_BYTES = 16;
+
+function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(
+      password.normalize("NFC"),
+      salt,
+      KEY_BYTES,
+      { ...cost, maxmem: 256 * cost.N * cost.r },
+      (error, key) => error ? reject(error) : resolve(key),
+    );
+  });
+}
+
+/** Hashes a password with a fresh random salt. */
+export async function hashPassword(
+  password: string,
+  cost: ScryptCost = DEFAULT_SCRYPT_COST,
+): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const key = await derive(password, salt, cost);
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString("base64")}$${
+    key.toString("base64")
+  }`;
+}
+
+/** True when `password` matches `stored`; false for a wrong password or an unknown format. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [N, r, p] = parts.slice(1, 4).map(Number);
+  if (![N, r, p].every(Number.isSafeInteger)) return false;
+  const salt = Buffer.from(parts[4], "base64");
+  const expected = Buffer.from(parts[5], "base64");
+  const actual = await derive(password, salt, { N, r, p });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}

@@ -1,0 +1,263 @@
+// Embedded store: the Repositories interface on a SQLite file through node:sqlite.
+// Used when no MySQL is configured, so a newcomer needs nothing but Deno.
+
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { StorageError } from "../errors.ts";
+import type { GroupRole } from "../protocol.ts";
+import { sqliteMessages } from "./sqlite_messages.ts";
+import { messageOf, type Row, run } from "./sqlite_support.ts";
+import {
+  DEFAULT_PENDING_CAP,
+  type FriendRepository,
+  type GroupRecord,
+  type GroupRepository,
+  type GroupWithMembers,
+  type MessageRepository,
+  type Repositories,
+  type UserRecord,
+  type UserRepository,
+  type UserSummary,
+} from "./types.ts";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS users (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE,
+  password_hash TEXT NOT NULL,
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS friends (
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  friend_id INTEGER NOT NULL REFERENCES users(id),
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (user_id, friend_id)
+);
+CREATE TABLE IF NOT EXISTS chat_groups (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  groupname TEXT NOT NULL UNIQUE,
+  groupdesc TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+);
+CREATE TABLE IF NOT EXISTS group_members (
+  group_id INTEGER NOT NULL REFERENCES chat_groups(id),
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  role TEXT NOT NULL CHECK (role IN ('creator', 'normal')),
+  joined_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  PRIMARY KEY (group_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS group_members_by_user ON group_members (user_id, group_id);
+CREATE TABLE IF NOT EXISTS messages (
+  mid INTEGER PRIMARY KEY AUTOINCREMENT,
+  sender_id INTEGER NOT NULL REFERENCES users(id),
+  sender_name TEXT NOT NULL,
+  to_id INTEGER REFERENCES users(id),
+  group_id INTEGER REFERENCES chat_groups(id),
+  msg TEXT NOT NULL,
+  time TEXT NOT NULL,
+  client_key TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_by_key ON messages (sender_id, client_key)
+  WHERE client_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_by_pair ON messages (sender_id, to_id, mid);
+CREATE INDEX IF NOT EXISTS messages_by_group ON messages (group_id, mid);
+CREATE TABLE IF NOT EXISTS pending_deliveries (
+  user_id INTEGER NOT NULL REFERENCES users(id),
+  mid INTEGER NOT NULL REFERENCES messages(mid),
+  PRIMARY KEY (user_id, mid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS mailboxes (
+  user_id INTEGER PRIMARY KEY REFERENCES users(id),
+  pending INTEGER NOT NULL DEFAULT 0,
+  dropped INTEGER NOT NULL DEFAULT 0
+);
+`;
+
+/** Opens (creating if needed) a SQLite store. `path` may be ":memory:". */
+export function openSqliteStore(
+  path: string,
+  pendingCap: number = DEFAULT_PENDING_CAP,
+): Repositories {
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
+    db.exec("PRAGMA busy_timeout = 5000;");
+    db.exec(SCHEMA);
+  } catch (error) {
+    throw new StorageError(`cannot open SQLite database ${path}: ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  return new SqliteStore(db, path, pendingCap);
+}
+
+class SqliteStore implements Repositories {
+  readonly description: string;
+  readonly users: UserRepository;
+  readonly friends: FriendRepository;
+  readonly groups: GroupRepository;
+  readonly messages: MessageRepository;
+  readonly #db: DatabaseSync;
+  readonly #statements = new Map<string, StatementSync>();
+
+  constructor(db: DatabaseSync, path: string, pendingCap: number) {
+    this.#db = db;
+    this.description = `sqlite:${path}`;
+    const sql = (text: string) => this.#prepare(text);
+    const tx = <T>(work: () => T) => this.#transaction(work);
+
+    this.users = {
+      create: (name, passwordHash) =>
+        run(() => {
+          const result = sql("INSERT INTO users (name, password_hash) VALUES (?, ?)").run(
+            name,
+            passwordHash,
+          );
+          return Number(result.lastInsertRowid);
+        }, "name is already taken"),
+      findById: (id) =>
+        run(() => toUser(sql("SELECT id, name, password_hash FROM users WHERE id = ?").get(id))),
+      findByName: (name) =>
+        run(() =>
+          toUser(sql("SELECT id, name, password_hash FROM users WHERE name = ?").get(name))
+        ),
+    };
+
+    this.friends = {
+      add: (a, b) =>
+        run(() =>
+          tx(() => {
+            const insert = sql("INSERT INTO friends (user_id, friend_id) VALUES (?, ?)");
+            insert.run(a, b);
+            insert.run(b, a);
+          }), "already friends"),
+      list: (userId) =>
+        run(() =>
+          sql(
+            `SELECT u.id, u.name FROM friends f JOIN users u ON u.id = f.friend_id
+             WHERE f.user_id = ? ORDER BY u.id`,
+          ).all(userId).map(toSummary)
+        ),
+    };
+
+    this.groups = {
+      create: (creatorId, groupname, groupdesc) =>
+        run(() =>
+          tx(() => {
+            const result = sql("INSERT INTO chat_groups (groupname, groupdesc) VALUES (?, ?)")
+              .run(groupname, groupdesc);
+            const groupId = Number(result.lastInsertRowid);
+            sql("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, 'creator')")
+              .run(groupId, creatorId);
+            return groupId;
+          }), "group name is already taken"),
+      findById: (groupId) =>
+        run(() =>
+          toGroup(sql("SELECT id, groupname, groupdesc FROM chat_groups WHERE id = ?").get(groupId))
+        ),
+      join: (groupId, userId) =>
+        run(() => {
+          sql("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, 'normal')")
+            .run(groupId, userId);
+        }, "already a member of this group"),
+      isMember: (groupId, userId) =>
+        run(() =>
+          sql("SELECT 1 AS one FROM group_members WHERE group_id = ? AND user_id = ?")
+            .get(groupId, userId) !== undefined
+        ),
+      memberIds: (groupId) =>
+        run(() =>
+          sql("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
+            .all(groupId).map((row) => Number(row.user_id))
+        ),
+      listForUser: (userId) =>
+        run(() => {
+          const rows = sql(
+            `SELECT g.id AS group_id, g.groupname, g.groupdesc, u.id AS user_id, u.name, m.role
+             FROM group_members mine
+             JOIN chat_groups g ON g.id = mine.group_id
+             JOIN group_members m ON m.group_id = g.id
+             JOIN users u ON u.id = m.user_id
+             WHERE mine.user_id = ?
+             ORDER BY g.id, u.id`,
+          ).all(userId);
+          return groupRows(rows);
+        }),
+    };
+
+    this.messages = sqliteMessages(sql, tx, pendingCap);
+  }
+
+  ping(): Promise<boolean> {
+    try {
+      this.#prepare("SELECT 1").get();
+      return Promise.resolve(true);
+    } catch {
+      return Promise.resolve(false);
+    }
+  }
+
+  close(): Promise<void> {
+    if (this.#db.isOpen) this.#db.close();
+    return Promise.resolve();
+  }
+
+  #prepare(text: string): StatementSync {
+    let statement = this.#statements.get(text);
+    if (!statement) {
+      statement = this.#db.prepare(text);
+      this.#statements.set(text, statement);
+    }
+    return statement;
+  }
+
+  #transaction<T>(work: () => T): T {
+    this.#db.exec("BEGIN IMMEDIATE");
+    try {
+      const result = work();
+      this.#db.exec("COMMIT");
+      return result;
+    } catch (error) {
+      this.#db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+}
+
+function toUser(row: Row | undefined): UserRecord | null {
+  if (!row) return null;
+  return { id: Number(row.id), name: String(row.name), passwordHash: String(row.password_hash) };
+}
+
+function toSummary(row: Row): UserSummary {
+  return { id: Number(row.id), name: String(row.name) };
+}
+
+function toGroup(row: Row | undefined): GroupRecord | null {
+  if (!row) return null;
+  return { id: Number(row.id), groupname: String(row.groupname), groupdesc: String(row.groupdesc) };
+}
+
+/** Folds (group, member) rows ordered by group into groups with member lists. */
+export function groupRows(rows: Row[]): GroupWithMembers[] {
+  const groups: GroupWithMembers[] = [];
+  for (const row of rows) {
+    const groupId = Number(row.group_id);
+    let group = groups[groups.length - 1];
+    if (!group || group.id !== groupId) {
+      group = {
+        id: groupId,
+        groupname: String(row.groupname),
+        groupdesc: String(row.groupdesc),
+        members: [],
+      };
+      groups.push(group);
+    }
+    group.members.push({
+      id: Number(row.user_id),
+      name: String(row.name),
+      role: String(row.role) as GroupRole,
+    });
+  }
+  return groups;
+}

@@ -1,0 +1,125 @@
+// The storage interface the chat core depends on. SQLite (embedded) and MySQL implement it;
+// tests/store_contract.ts is the one contract every implementation must pass.
+//
+// Every method either completes entirely or throws: a ChatError with errno 6 (CONFLICT) for a
+// uniqueness clash the caller can report, or a StorageError (errno 9) when the backend failed.
+
+import type { GroupRole } from "../protocol.ts";
+
+export interface UserRecord {
+  id: number;
+  name: string;
+  passwordHash: string;
+}
+
+export interface UserSummary {
+  id: number;
+  name: string;
+}
+
+export interface GroupRecord {
+  id: number;
+  groupname: string;
+  groupdesc: string;
+}
+
+export interface GroupMemberRecord {
+  id: number;
+  name: string;
+  role: GroupRole;
+}
+
+export interface GroupWithMembers extends GroupRecord {
+  members: GroupMemberRecord[];
+}
+
+/** A chat message as kept in the log. `mid` is cluster-unique and increases over time. */
+export interface StoredMessage {
+  mid: number;
+  senderId: number;
+  senderName: string;
+  /** The recipient of a one-to-one message; null for a group message. */
+  toId: number | null;
+  /** The group of a group message; null for a one-to-one message. */
+  groupId: number | null;
+  msg: string;
+  /** Server time, ISO-8601 UTC with milliseconds. */
+  time: string;
+}
+
+export type NewMessage = Omit<StoredMessage, "mid"> & {
+  /** Client-chosen idempotency key; a second message with the same sender and key is not kept. */
+  key: string | null;
+  /** Users the message must reach (for a group: every member but the sender). */
+  recipients: readonly number[];
+};
+
+export interface HistoryQuery {
+  userId: number;
+  /** The other user of a one-to-one conversation, or null with `groupId`. */
+  peerId: number | null;
+  groupId: number | null;
+  /** Only messages with a smaller mid (paging backwards); null for the newest. */
+  beforeMid: number | null;
+  limit: number;
+}
+
+export interface UserRepository {
+  /** Creates a user and returns its id. Throws CONFLICT when the name is taken. */
+  create(name: string, passwordHash: string): Promise<number>;
+  findById(id: number): Promise<UserRecord | null>;
+  findByName(name: string): Promise<UserRecord | null>;
+}
+
+export interface FriendRepository {
+  /** Makes a and b friends of each other. Throws CONFLICT when they already are. */
+  add(a: number, b: number): Promise<void>;
+  /** The user's friends, ordered by id. */
+  list(userId: number): Promise<UserSummary[]>;
+}
+
+export interface GroupRepository {
+  /** Creates a group with its creator as member (role "creator"). CONFLICT when the name is taken. */
+  create(creatorId: number, groupname: string, groupdesc: string): Promise<number>;
+  findById(groupId: number): Promise<GroupRecord | null>;
+  /** Adds a member with role "normal". Throws CONFLICT when already a member. */
+  join(groupId: number, userId: number): Promise<void>;
+  isMember(groupId: number, userId: number): Promise<boolean>;
+  /** Ids of every member of the group. */
+  memberIds(groupId: number): Promise<number[]>;
+  /** The user's groups with all their members, groups and members ordered by id. */
+  listForUser(userId: number): Promise<GroupWithMembers[]>;
+}
+
+export interface MessageRepository {
+  /**
+   * Appends the message to the log and to every recipient's pending deliveries, atomically.
+   * When the sender already used `key`, stores nothing and returns the earlier message.
+   * A recipient with more than the store's pending cap loses their oldest pending deliveries;
+   * they are counted (see takeDropped).
+   */
+  append(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }>;
+  /** Messages delivered to the user but not yet acknowledged, oldest first. */
+  pending(userId: number): Promise<StoredMessage[]>;
+  /** Marks messages as received by the user; mids not pending for them are ignored. */
+  acknowledge(userId: number, mids: readonly number[]): Promise<void>;
+  /** How many pending deliveries the cap dropped since the last call, resetting the count. */
+  takeDropped(userId: number): Promise<number>;
+  /** A page of a conversation, oldest first: the newest `limit` messages before `beforeMid`. */
+  history(query: HistoryQuery): Promise<StoredMessage[]>;
+}
+
+/** Default most pending deliveries kept per user. */
+export const DEFAULT_PENDING_CAP = 5000;
+
+export interface Repositories {
+  /** "sqlite" or "mysql", with where it points, for the start-up line. */
+  readonly description: string;
+  readonly users: UserRepository;
+  readonly friends: FriendRepository;
+  readonly groups: GroupRepository;
+  readonly messages: MessageRepository;
+  /** True when the backend answers a trivial query. */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

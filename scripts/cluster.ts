@@ -1,0 +1,87 @@
+// Starts a local demo cluster: two chatservers (6000 and 6002) sharing MySQL and Redis, and the
+// top-level nginx.conf balancing them on port 8000 from a temporary prefix. Ctrl-C stops it all.
+//
+//   deno task cluster [--db mysql://root@127.0.0.1:3306/chat] [--redis redis://127.0.0.1:6379]
+
+import { parseArgs } from "node:util";
+
+const root = new URL("..", import.meta.url).pathname;
+const children: { name: string; process: Deno.ChildProcess }[] = [];
+
+function fail(message: string): never {
+  console.error(`cluster: ${message}`);
+  Deno.exit(1);
+}
+
+function spawn(name: string, command: string, args: string[]): Deno.ChildProcess {
+  const process = new Deno.Command(command, { args, cwd: root, stdin: "null" }).spawn();
+  children.push({ name, process });
+  process.status.then((status) => {
+    if (!stopping) {
+      console.error(`cluster: ${name} exited with code ${status.code}; stopping everything`);
+      void stopAll(1);
+    }
+  });
+  return process;
+}
+
+async function waitForPort(port: number, name: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  fail(`${name} did not start listening on ${port}`);
+}
+
+let stopping = false;
+async function stopAll(code: number): Promise<never> {
+  stopping = true;
+  for (const { process } of children) {
+    try {
+      process.kill("SIGTERM");
+    } catch {
+      // Already exited.
+    }
+  }
+  await Promise.all(children.map(({ process }) => process.status));
+  Deno.exit(code);
+}
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    db: { type: "string", default: "mysql://root@127.0.0.1:3306/chat" },
+    redis: { type: "string", default: "redis://127.0.0.1:6379" },
+  },
+});
+
+const prefix = await Deno.makeTempDir({ prefix: "chat-cluster-" });
+const config = (await Deno.readTextFile(`${root}/nginx.conf`))
+  .replace(/^pid .*$/m, `pid ${prefix}/nginx.pid;`);
+await Deno.writeTextFile(`${prefix}/nginx.conf`, config);
+
+for (const port of [6000, 6002]) {
+  spawn(`chatserver ${port}`, Deno.execPath(), [
+    "run",
+    "-A",
+    "server.ts",
+    String(port),
+    "--db",
+    values.db,
+    "--redis",
+    values.redis,
+  ]);
+  await waitForPort(port, `chatserver ${port}`);
+}
+spawn("nginx", "nginx", ["-p", prefix, "-c", `${prefix}/nginx.conf`, "-g", "daemon off;"]);
+await waitForPort(8000, "nginx");
+console.log("cluster: nginx on 8000 → chatservers on 6000 and 6002. Ctrl-C stops everything.");
+console.log("cluster: connect with  deno task client 127.0.0.1 8000");
+
+Deno.addSignalListener("SIGINT", () => void stopAll(0));
+Deno.addSignalListener("SIGTERM", () => void stopAll(0));

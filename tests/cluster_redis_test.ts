@@ -1,0 +1,319 @@
+// Runs the cluster contract against Redis (each test under its own random key prefix), plus what
+// only a networked backend has: killed nodes, outages, reconnects and foreign bus traffic.
+
+import assert from "node:assert/strict";
+import { createClient } from "redis";
+import { connectRedisCluster, type RedisClusterOptions } from "../lib/cluster/redis.ts";
+import { Errno, StorageError } from "../lib/errors.ts";
+import {
+  clusterContract,
+  type ClusterNode,
+  collect,
+  type TestCluster,
+  waitFor,
+} from "./cluster_contract.ts";
+import { freePort, serviceAvailable, tcpOpen } from "./support/services.ts";
+
+const REDIS_PORT = 6379;
+const REDIS_URL = `redis://127.0.0.1:${REDIS_PORT}`;
+const ignore = !await serviceAvailable("Redis", () => tcpOpen("127.0.0.1", REDIS_PORT));
+
+type NodeOptions = Partial<RedisClusterOptions>;
+type RedisTestCluster = TestCluster & {
+  prefix: string;
+  node(nodeId: string, options?: NodeOptions): Promise<ClusterNode>;
+};
+
+/** A cluster under a fresh prefix; `close` closes its nodes and deletes its keys. */
+function redisCluster(): Promise<RedisTestCluster> {
+  const prefix = `test:${randomHex()}:`;
+  const nodes: ClusterNode[] = [];
+  return Promise.resolve({
+    prefix,
+    async node(nodeId: string, options: NodeOptions = {}) {
+      const node = await connectRedisCluster({ url: REDIS_URL, nodeId, prefix, ...options });
+      nodes.push(node);
+      return node;
+    },
+    async close() {
+      for (const { presence, bus } of nodes) {
+        await presence.close();
+        await bus.close();
+      }
+      await withAdmin(async (admin) => {
+        const keys = await keysUnder(admin, prefix);
+        if (keys.length > 0) await admin.del(keys);
+      });
+    },
+  });
+}
+
+clusterContract("redis", redisCluster, ignore);
+
+/** A test that gets a fresh cluster and always closes it. */
+function redisTest(name: string, body: (cluster: RedisTestCluster) => Promise<void>) {
+  Deno.test({
+    name: `redis cluster: ${name}`,
+    ignore,
+    async fn() {
+      const cluster = await redisCluster();
+      try {
+        await body(cluster);
+      } finally {
+        await cluster.close();
+      }
+    },
+  });
+}
+
+redisTest("closed nodes leave no keys behind", async (cluster) => {
+  const a = await cluster.node("A");
+  const b = await cluster.node("B");
+  await a.presence.claim(1);
+  await b.presence.claim(2);
+  await b.presence.release(2);
+  for (const { presence, bus } of [a, b]) {
+    await presence.close();
+    await bus.close();
+  }
+  assert.deepEqual(await withAdmin((admin) => keysUnder(admin, cluster.prefix)), []);
+});
+
+redisTest("the users of a killed node lapse after the liveness TTL", async (cluster) => {
+  const b = await cluster.node("B");
+  const doomed = await spawnNode(cluster.prefix, "doomed", 7);
+  try {
+    assert.deepEqual(await b.presence.locate([7]), new Map([[7, "doomed"]]));
+    assert.equal(await b.presence.claim(7), false);
+  } finally {
+    doomed.kill("SIGKILL");
+    await doomed.status;
+  }
+  await waitFor(async () => (await b.presence.locate([7])).size === 0, "user 7 to lapse");
+  assert.equal(await b.presence.claim(7), true);
+  assert.deepEqual(await b.presence.locate([7]), new Map([[7, "B"]]));
+});
+
+Deno.test({
+  name: "redis cluster: an unreachable Redis is a prompt StorageError",
+  ignore,
+  async fn() {
+    const url = `redis://127.0.0.1:${freePort()}`;
+    const started = Date.now();
+    await assert.rejects(connectRedisCluster({ url, nodeId: "A" }), (error) => {
+      assert.ok(error instanceof StorageError);
+      assert.equal(error.errno, Errno.SERVER_ERROR);
+      assert.match(
+        (error as StorageError).detail,
+        new RegExp(`cannot connect to Redis at ${url}: .+`),
+      );
+      return true;
+    });
+    assert.ok(Date.now() - started < 5_000, "took too long");
+  },
+});
+
+redisTest("the bus resubscribes after its connection is killed", async (cluster) => {
+  const nodeId = `sub-${randomHex()}`;
+  const warnings: string[] = [];
+  const a = await cluster.node(nodeId, { warn: (message) => warnings.push(message) });
+  const b = await cluster.node("B");
+  const inbox = collect(a.bus, nodeId);
+  await inbox.ready;
+  const killed = await withAdmin((admin) => killClient(admin, `chat-${nodeId}-bus`));
+  assert.equal(killed, 1);
+  await waitFor(() => b.bus.publish(nodeId, { to: [1], push: { n: 1 } }), "resubscription");
+  assert.deepEqual(await inbox.next(), { to: [1], push: { n: 1 } });
+  assert.ok(warnings.some((message) => message.includes("restored")), warnings.join("\n"));
+});
+
+redisTest("commands fail fast while Redis is unreachable and recover after", async (cluster) => {
+  const proxy = new TcpProxy(REDIS_PORT);
+  const warnings: string[] = [];
+  const url = `redis://127.0.0.1:${proxy.port}`;
+  const a = await cluster.node("A", { url, warn: (message) => warnings.push(message) });
+  const b = await cluster.node("B");
+  const inbox = collect(a.bus, "A");
+  await inbox.ready;
+  assert.equal(await a.presence.claim(1), true);
+
+  await proxy.cut();
+  const storageError = (error: unknown) => error instanceof StorageError;
+  const started = Date.now();
+  await assert.rejects(a.presence.claim(2), storageError);
+  await assert.rejects(a.presence.locate([1]), storageError);
+  await assert.rejects(a.bus.publish("B", { to: [2], push: {} }), storageError);
+  assert.equal(await a.presence.ping(), false);
+  assert.ok(Date.now() - started < 2_000, "failing took too long");
+
+  proxy.open();
+  await waitFor(() => a.presence.ping(), "the command connection to come back");
+  assert.equal(await a.presence.claim(2), true);
+  await waitFor(() => b.bus.publish("A", { to: [2], push: { back: true } }), "resubscription");
+  assert.deepEqual(await inbox.next(), { to: [2], push: { back: true } });
+  assert.deepEqual(await b.presence.locate([1, 2]), new Map([[1, "A"], [2, "A"]]));
+  assert.ok(warnings.some((message) => message.includes("lost")), warnings.join("\n"));
+  await a.presence.close();
+  await a.bus.close();
+  await proxy.cut();
+});
+
+redisTest("a release that failed while Redis was away happens once it is back", async (cluster) => {
+  const proxy = new TcpProxy(REDIS_PORT);
+  const url = `redis://127.0.0.1:${proxy.port}`;
+  const a = await cluster.node("A", { url, warn: () => {}, livenessTtlMs: 600 });
+  const b = await cluster.node("B");
+  assert.equal(await a.presence.claim(7), true);
+  assert.equal(await a.presence.claim(8), true);
+  await proxy.cut();
+  await assert.rejects(a.presence.release(7), (error) => error instanceof StorageError);
+  await assert.rejects(a.presence.release(8), (error) => error instanceof StorageError);
+  proxy.open();
+  // The heartbeat retries the release: user 7 becomes free for another node.
+  await waitFor(() => b.presence.claim(7), "user 7 to be released in the background");
+  // Claiming on the same node first completes the pending release.
+  assert.equal(await a.presence.claim(8), true);
+  assert.deepEqual(await b.presence.locate([7, 8]), new Map([[7, "B"], [8, "A"]]));
+  await a.presence.close();
+  await a.bus.close();
+  await proxy.cut();
+});
+
+redisTest("malformed bus messages are reported and skipped", async (cluster) => {
+  const warnings: string[] = [];
+  const a = await cluster.node("A", { warn: (message) => warnings.push(message) });
+  const inbox = collect(a.bus, "A");
+  await inbox.ready;
+  const channel = `${cluster.prefix}node:A`;
+  await withAdmin(async (admin) => {
+    for (const junk of ["not json", "[]", '{"to":"x","push":{}}', '{"to":[1.5],"push":{}}']) {
+      assert.equal(await admin.publish(channel, junk), 1);
+    }
+  });
+  assert.equal(await a.bus.publish("A", { to: [1], push: { ok: true } }), true);
+  assert.deepEqual(await inbox.next(), { to: [1], push: { ok: true } });
+  assert.equal(inbox.received.length, 0);
+  assert.equal(warnings.filter((message) => message.includes("malformed")).length, 4);
+});
+
+/** Starts a node in another process that claims `userId`; resolves once it has. */
+async function spawnNode(prefix: string, nodeId: string, userId: number) {
+  const options = { url: REDIS_URL, nodeId, prefix, livenessTtlMs: 600 };
+  const code = `
+    import { connectRedisCluster } from ${
+    JSON.stringify(import.meta.resolve("../lib/cluster/redis.ts"))
+  };
+    const { presence } = await connectRedisCluster(${JSON.stringify(options)});
+    console.log(await presence.claim(${userId}) ? "claimed" : "refused");`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", code],
+    cwd: new URL("..", import.meta.url),
+    stdout: "piped",
+  }).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const { value } = await lines.read();
+  await lines.cancel();
+  if (value?.trim() === "claimed") return child;
+  child.kill("SIGKILL");
+  await child.status;
+  throw new Error(`the node process said ${JSON.stringify(value)} instead of "claimed"`);
+}
+
+async function withAdmin<T>(use: (admin: ReturnType<typeof createClient>) => Promise<T>) {
+  const admin = await createClient({ url: REDIS_URL }).connect();
+  try {
+    return await use(admin);
+  } finally {
+    await admin.close();
+  }
+}
+
+async function keysUnder(admin: ReturnType<typeof createClient>, prefix: string) {
+  const keys: string[] = [];
+  for await (const batch of admin.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+    keys.push(...batch);
+  }
+  return keys.sort();
+}
+
+/** Kills the connections named `name`; returns how many. */
+async function killClient(admin: ReturnType<typeof createClient>, name: string) {
+  const ids = (await admin.clientList())
+    .filter((client) => client.name === name)
+    .map((client) => client.id);
+  for (const id of ids) await admin.clientKill({ filter: "ID", id });
+  return ids.length;
+}
+
+function randomHex(): string {
+  return [...crypto.getRandomValues(new Uint8Array(6))]
+    .map((byte) => byte.toString(16).padStart(2, "0"))
+    .join("");
+}
+
+/** A TCP forwarder to a local port that can be cut (listener and connections) and reopened. */
+class TcpProxy {
+  readonly port = freePort();
+  #listener: Deno.Listener | undefined;
+  readonly #conns = new Set<Deno.Conn>();
+  readonly #tasks = new Set<Promise<void>>();
+
+  constructor(readonly target: number) {
+    this.open();
+  }
+
+  open(): void {
+    this.#listener = Deno.listen({ hostname: "127.0.0.1", port: this.port });
+    this.#track(this.#accept(this.#listener));
+  }
+
+  async cut(): Promise<void> {
+    this.#listener?.close();
+    this.#listener = undefined;
+    for (const conn of this.#conns) closeQuietly(conn);
+    this.#conns.clear();
+    while (this.#tasks.size > 0) await Promise.all(this.#tasks);
+  }
+
+  async #accept(listener: Deno.Listener): Promise<void> {
+    try {
+      for await (const client of listener) {
+        this.#conns.add(client);
+        const server = await Deno.connect({ hostname: "127.0.0.1", port: this.target });
+        this.#conns.add(server);
+        this.#track(pump(client, server));
+        this.#track(pump(server, client));
+      }
+    } catch {
+      // The listener was closed by cut().
+    }
+  }
+
+  #track(task: Promise<void>): void {
+    this.#tasks.add(task);
+    task.finally(() => this.#tasks.delete(task));
+  }
+}
+
+/** Copies bytes from one connection to the other until either ends, then closes both. */
+async function pump(from: Deno.Conn, to: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(16 * 1024);
+  try {
+    for (let n = await from.read(buffer); n !== null; n = await from.read(buffer)) {
+      for (let sent = 0; sent < n;) sent += await to.write(buffer.subarray(sent, n));
+    }
+  } catch {
+    // One side was closed.
+  } finally {
+    closeQuietly(from);
+    closeQuietly(to);
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}

@@ -1,0 +1,94 @@
+// Connection life against the real server process: idle timeout, request rate limit, slow
+// consumers cut off, and the notice clients get when a server shuts down.
+
+import assert from "node:assert/strict";
+import { encodeFrame } from "../lib/codec.ts";
+import { startServer } from "./support/server_process.ts";
+import { WireClient } from "./support/wire_client.ts";
+
+Deno.test("connection life: a silent connection is closed after the idle timeout", async () => {
+  const server = await startServer(["--db", "sqlite::memory:", "--idle-timeout", "1"]);
+  try {
+    const silent = await WireClient.connect(server.port);
+    const pinging = await WireClient.connect(server.port);
+    let pingsAnswered = 0;
+    const pinger = setInterval(async () => {
+      if ((await pinging.request({ msgid: 15 }).catch(() => null))?.errno === 0) pingsAnswered++;
+    }, 300);
+    await silent.closed;
+    clearInterval(pinger);
+    assert.ok(pingsAnswered >= 2, `pings answered: ${pingsAnswered}`);
+    assert.equal((await pinging.request({ msgid: 15 })).errno, 0, "a talking client stays");
+    pinging.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("connection life: a flooding connection is rate limited, others are not", async () => {
+  const server = await startServer(["--db", "sqlite::memory:", "--rate-limit", "20"]);
+  try {
+    const flooder = await WireClient.connect(server.port);
+    const neighbour = await WireClient.connect(server.port);
+    const replies = await Promise.all(
+      Array.from({ length: 200 }, () => flooder.request({ msgid: 15 })),
+    );
+    const limited = replies.filter((reply) => reply.errno === 8).length;
+    assert.ok(limited >= 100, `limited: ${limited}`);
+    assert.ok(replies.every((reply) => reply.errno === 0 || reply.errno === 8));
+    assert.equal((await neighbour.request({ msgid: 15 })).errno, 0);
+    flooder.close();
+    neighbour.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("connection life: a client that stops reading is cut off; others keep chatting", async () => {
+  const server = await startServer(["--db", "sqlite::memory:", "--rate-limit", "100000"]);
+  try {
+    const sender = await WireClient.connect(server.port);
+    const senderId = await sender.register("sender");
+    const friendId = await sender.register("friend");
+    const sleeperId = await sender.register("sleeper");
+    await sender.login(senderId);
+    const friend = await WireClient.connect(server.port);
+    await friend.login(friendId);
+
+    // The sleeper logs in with a raw socket and then never reads again.
+    const sleeper = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    await sleeper.write(encodeFrame({ msgid: 1, id: sleeperId, password: "pw", seq: 1 }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+
+    const big = "x".repeat(4096);
+    let sent = 0;
+    for (; sent < 4000; sent++) {
+      const ack = await sender.request({ msgid: 6, toid: sleeperId, msg: big });
+      assert.equal(ack.errno, 0);
+      if (sent % 200 === 0) {
+        const probe = await WireClient.connect(server.port);
+        const online = await probe.login(sleeperId);
+        probe.close();
+        if (online.errno === 0) break; // the sleeper was cut off and marked offline
+      }
+    }
+    assert.ok(sent < 4000, "the sleeper was never cut off");
+    assert.equal((await sender.request({ msgid: 6, toid: friendId, msg: "still fast" })).errno, 0);
+    await friend.until(() => friend.pushes.some((p) => p.msg === "still fast"), "friend push");
+    sleeper.close();
+    sender.close();
+    friend.close();
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("connection life: a graceful shutdown tells clients to reconnect", async () => {
+  const server = await startServer(["--db", "sqlite::memory:"]);
+  const client = await WireClient.connect(server.port);
+  assert.equal((await client.request({ msgid: 15 })).errno, 0);
+  const stopped = server.stop("SIGTERM");
+  await client.closed;
+  assert.deepEqual(client.pushes.map((p) => [p.msgid, p.notice]), [[16, "shutdown"]]);
+  assert.equal((await stopped).code, 0);
+});

@@ -1,0 +1,244 @@
+// The one contract every Repositories implementation must pass (SQLite and MySQL run it).
+
+import assert from "node:assert/strict";
+import { ChatError, Errno } from "../lib/errors.ts";
+import type { NewMessage, Repositories } from "../lib/store/types.ts";
+
+/** Registers the contract tests for one implementation. `open` gives a fresh, empty store. */
+export function storeContract(
+  name: string,
+  open: (pendingCap?: number) => Promise<Repositories>,
+  ignore = false,
+) {
+  const test = (title: string, body: (store: Repositories) => Promise<void>) =>
+    Deno.test({
+      name: `${name} store: ${title}`,
+      ignore,
+      async fn() {
+        const store = await open();
+        try {
+          await body(store);
+        } finally {
+          await store.close();
+        }
+      },
+    });
+
+  const conflict = (error: unknown) => error instanceof ChatError && error.errno === Errno.CONFLICT;
+
+  test("creates users with increasing ids and finds them by id and by name", async (store) => {
+    const alice = await store.users.create("alice", "hash-a");
+    const bob = await store.users.create("bob", "hash-b");
+    assert.ok(bob > alice);
+    assert.deepEqual({ ...await store.users.findById(alice) }, {
+      id: alice,
+      name: "alice",
+      passwordHash: "hash-a",
+    });
+    assert.equal((await store.users.findByName("bob"))?.id, bob);
+    assert.equal(await store.users.findById(999_999), null);
+    assert.equal(await store.users.findByName("nobody"), null);
+  });
+
+  test("keeps names of any language and emoji intact", async (store) => {
+    const id = await store.users.create("张三 🐉", "h");
+    assert.equal((await store.users.findById(id))?.name, "张三 🐉");
+    assert.equal((await store.users.findByName("张三 🐉"))?.id, id);
+  });
+
+  test("refuses a taken user name with CONFLICT", async (store) => {
+    await store.users.create("carol", "h");
+    await assert.rejects(store.users.create("carol", "h2"), conflict);
+  });
+
+  test("treats names as literal text, never as SQL", async (store) => {
+    const name = "x'); DROP TABLE users; --";
+    const id = await store.users.create(name, "h");
+    assert.equal((await store.users.findByName(name))?.id, id);
+    assert.equal(await store.users.findByName("x' OR '1'='1"), null);
+  });
+
+  test("friendship is mutual and a second add is CONFLICT", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const c = await store.users.create("c", "h");
+    await store.friends.add(a, b);
+    await store.friends.add(c, a);
+    assert.deepEqual((await store.friends.list(a)).map((f) => ({ ...f })), [
+      { id: b, name: "b" },
+      { id: c, name: "c" },
+    ]);
+    assert.deepEqual((await store.friends.list(b)).map((f) => f.id), [a]);
+    await assert.rejects(store.friends.add(b, a), conflict);
+    assert.deepEqual((await store.friends.list(b)).map((f) => f.id), [a]);
+  });
+
+  test("a group has its creator as member and joiners as normal members", async (store) => {
+    const owner = await store.users.create("owner", "h");
+    const joiner = await store.users.create("joiner", "h");
+    const outsider = await store.users.create("outsider", "h");
+    const groupId = await store.groups.create(owner, "devs", "we write code");
+    assert.deepEqual({ ...await store.groups.findById(groupId) }, {
+      id: groupId,
+      groupname: "devs",
+      groupdesc: "we write code",
+    });
+    await store.groups.join(groupId, joiner);
+    await assert.rejects(store.groups.join(groupId, joiner), conflict);
+    assert.equal(await store.groups.isMember(groupId, joiner), true);
+    assert.equal(await store.groups.isMember(groupId, outsider), false);
+    assert.deepEqual(await store.groups.memberIds(groupId), [owner, joiner]);
+    const [group] = await store.groups.listForUser(joiner);
+    assert.equal(group.id, groupId);
+    assert.deepEqual(group.members.map((m) => ({ ...m })), [
+      { id: owner, name: "owner", role: "creator" },
+      { id: joiner, name: "joiner", role: "normal" },
+    ]);
+    assert.deepEqual(await store.groups.listForUser(outsider), []);
+    assert.equal(await store.groups.findById(groupId + 1000), null);
+  });
+
+  test("a taken group name is CONFLICT and leaves no half-made group", async (store) => {
+    const owner = await store.users.create("owner", "h");
+    await store.groups.create(owner, "team", "");
+    await assert.rejects(store.groups.create(owner, "team", "again"), conflict);
+    assert.equal((await store.groups.listForUser(owner)).length, 1);
+  });
+
+  const message = (
+    senderId: number,
+    fields: Partial<NewMessage> & { recipients: number[] },
+  ): NewMessage => ({
+    senderId,
+    senderName: `user${senderId}`,
+    toId: null,
+    groupId: null,
+    msg: "hello",
+    time: "2026-01-02T03:04:05.678Z",
+    key: null,
+    ...fields,
+  });
+
+  test("appended messages get increasing mids and wait for each recipient", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const c = await store.users.create("c", "h");
+    const first = await store.messages.append(
+      message(a, { toId: b, msg: "one 🎉", recipients: [b] }),
+    );
+    assert.equal(first.duplicate, false);
+    assert.deepEqual({ ...first.message }, {
+      mid: first.message.mid,
+      senderId: a,
+      senderName: `user${a}`,
+      toId: b,
+      groupId: null,
+      msg: "one 🎉",
+      time: "2026-01-02T03:04:05.678Z",
+    });
+    const groupId = await store.groups.create(a, "g", "");
+    const second = await store.messages.append(
+      message(a, { groupId, msg: "two", recipients: [b, c] }),
+    );
+    assert.ok(second.message.mid > first.message.mid);
+    assert.deepEqual((await store.messages.pending(b)).map((m) => ({ ...m })), [
+      { ...first.message },
+      { ...second.message },
+    ]);
+    assert.deepEqual((await store.messages.pending(c)).map((m) => m.msg), ["two"]);
+    assert.deepEqual(await store.messages.pending(a), []);
+  });
+
+  test("acknowledged messages stop being pending for that recipient only", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const c = await store.users.create("c", "h");
+    const mids: number[] = [];
+    for (const msg of ["1", "2", "3"]) {
+      mids.push((await store.messages.append(message(a, { msg, recipients: [b, c] }))).message.mid);
+    }
+    await store.messages.acknowledge(b, [mids[0], mids[2], 999_999]);
+    assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["2"]);
+    assert.deepEqual((await store.messages.pending(c)).map((m) => m.msg), ["1", "2", "3"]);
+    await store.messages.acknowledge(b, [mids[1], mids[1]]);
+    await store.messages.acknowledge(b, []);
+    assert.deepEqual(await store.messages.pending(b), []);
+  });
+
+  test("a repeated idempotency key stores nothing and returns the first message", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const first = await store.messages.append(
+      message(a, { toId: b, key: "k-1", msg: "once", recipients: [b] }),
+    );
+    const again = await store.messages.append(
+      message(a, { toId: b, key: "k-1", msg: "once (retry)", recipients: [b] }),
+    );
+    assert.equal(again.duplicate, true);
+    assert.deepEqual({ ...again.message }, { ...first.message });
+    const other = await store.messages.append(
+      message(b, { toId: a, key: "k-1", msg: "same key, other sender", recipients: [a] }),
+    );
+    assert.equal(other.duplicate, false);
+    assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["once"]);
+  });
+
+  test("the history of a conversation pages backwards by mid", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const c = await store.users.create("c", "h");
+    for (let i = 1; i <= 5; i++) {
+      const [from, to] = i % 2 ? [a, b] : [b, a];
+      await store.messages.append(message(from, { toId: to, msg: `ab${i}`, recipients: [to] }));
+      await store.messages.append(message(a, { toId: c, msg: `ac${i}`, recipients: [c] }));
+    }
+    const groupId = await store.groups.create(a, "g", "");
+    await store.messages.append(message(a, { groupId, msg: "g1", recipients: [b] }));
+    await store.messages.append(message(b, { groupId, msg: "g2", recipients: [a] }));
+
+    const query = { userId: b, peerId: a, groupId: null, beforeMid: null, limit: 3 };
+    const newest = await store.messages.history(query);
+    assert.deepEqual(newest.map((m) => m.msg), ["ab3", "ab4", "ab5"]);
+    const older = await store.messages.history({ ...query, beforeMid: newest[0].mid });
+    assert.deepEqual(older.map((m) => m.msg), ["ab1", "ab2"]);
+    const group = await store.messages.history({ ...query, peerId: null, groupId, limit: 10 });
+    assert.deepEqual(group.map((m) => [m.msg, m.senderId]), [["g1", a], ["g2", b]]);
+  });
+
+  test("stores a message body of 4096 four-byte characters", async (store) => {
+    const a = await store.users.create("a", "h");
+    const msg = "😀".repeat(4096);
+    await store.messages.append(message(a, { toId: a, msg, recipients: [a] }));
+    assert.equal((await store.messages.pending(a))[0].msg, msg);
+  });
+
+  test("answers ping", async (store) => {
+    assert.equal(await store.ping(), true);
+  });
+
+  Deno.test({
+    name: `${name} store: past the pending cap the oldest deliveries are dropped and counted`,
+    ignore,
+    async fn() {
+      const store = await open(3);
+      try {
+        const a = await store.users.create("a", "h");
+        const b = await store.users.create("b", "h");
+        for (let i = 1; i <= 5; i++) {
+          await store.messages.append(message(a, { toId: b, msg: `m${i}`, recipients: [b] }));
+        }
+        assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["m3", "m4", "m5"]);
+        assert.equal(await store.messages.takeDropped(b), 2);
+        assert.equal(await store.messages.takeDropped(b), 0);
+        const [m3] = await store.messages.pending(b);
+        await store.messages.acknowledge(b, [m3.mid]);
+        await store.messages.append(message(a, { toId: b, msg: "m6", recipients: [b] }));
+        assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["m4", "m5", "m6"]);
+        assert.equal(await store.messages.takeDropped(b), 0, "acknowledging made room");
+        assert.equal(await store.messages.takeDropped(a), 0);
+      } finally {
+        await store.close();
+      }
+    },
+  });
+}

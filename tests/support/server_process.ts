@@ -1,0 +1,71 @@
+// Runs the real chatserver (server.ts) as a child process for end-to-end tests.
+
+import { TextLineStream } from "./lines.ts";
+
+const SERVER = new URL("../../server.ts", import.meta.url).pathname;
+
+export interface ServerProcess {
+  port: number;
+  /** The start-up line. */
+  banner: string;
+  process: Deno.ChildProcess;
+  /** Everything written to stderr so far. */
+  stderr(): string;
+  /** Sends a signal and waits for the exit status. */
+  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+}
+
+/** Starts server.ts with `args` on a free port and waits for its start-up line. */
+export async function startServer(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const process = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", SERVER, "--host", "127.0.0.1", "--port", "0", ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stderrText = "";
+  const stderrDone = (async () => {
+    for await (const chunk of process.stderr.pipeThrough(new TextDecoderStream())) {
+      stderrText += chunk;
+    }
+  })();
+  const lines = process.stdout.pipeThrough(new TextDecoderStream()).pipeThrough(
+    new TextLineStream(),
+  );
+  const reader = lines.getReader();
+  const first = await reader.read();
+  // Keep draining stdout so the child never blocks on a full pipe.
+  const stdoutDone = (async () => {
+    while (!(await reader.read()).done);
+  })();
+  const banner = first.value ?? "";
+  const match = banner.match(/listening on [^ ]+:(\d+) /);
+  if (!match) {
+    await stdoutDone;
+    await stderrDone;
+    const status = await process.status;
+    throw new Error(`server did not start (exit ${status.code}): ${stderrText.trim()}`);
+  }
+  let exited: Promise<Deno.CommandStatus> | undefined;
+  return {
+    port: Number(match[1]),
+    banner,
+    process,
+    stderr: () => stderrText,
+    stop(signal: Deno.Signal = "SIGTERM") {
+      if (!exited) {
+        try {
+          process.kill(signal);
+        } catch {
+          // Already exited.
+        }
+        exited = Promise.all([process.status, stdoutDone, stderrDone]).then(([status]) => status);
+      }
+      return exited;
+    },
+  };
+}
