@@ -1,28 +1,35 @@
 // Starts a local demo cluster: two chatservers (6000 and 6002) sharing MySQL and Redis, and the
 // top-level nginx.conf balancing them on port 8000 from a temporary prefix. Ctrl-C stops it all.
+// A chatserver that dies (try `kill -9`) is started again after RESTART_DELAY_MS, as systemd's
+// Restart=on-failure would; meanwhile nginx sends new connections to the other one.
 //
 //   deno task cluster [--db mysql://root@127.0.0.1:3306/chat] [--redis redis://127.0.0.1:6379]
 
 import { parseArgs } from "node:util";
 
 const root = new URL("..", import.meta.url).pathname;
-const children: { name: string; process: Deno.ChildProcess }[] = [];
+const RESTART_DELAY_MS = 3_000;
+const children = new Map<string, Deno.ChildProcess>();
 
 function fail(message: string): never {
   console.error(`cluster: ${message}`);
   Deno.exit(1);
 }
 
-function spawn(name: string, command: string, args: string[]): Deno.ChildProcess {
+/** Runs a child; when it exits on its own, `restart` says whether to start it again. */
+function spawn(name: string, command: string, args: string[], restart: boolean): void {
   const process = new Deno.Command(command, { args, cwd: root, stdin: "null" }).spawn();
-  children.push({ name, process });
+  children.set(name, process);
   process.status.then((status) => {
-    if (!stopping) {
+    if (stopping) return;
+    if (!restart) {
       console.error(`cluster: ${name} exited with code ${status.code}; stopping everything`);
-      void stopAll(1);
+      return void stopAll(1);
     }
+    const delay = RESTART_DELAY_MS / 1000;
+    console.error(`cluster: ${name} exited with code ${status.code}; restarting it in ${delay} s`);
+    setTimeout(() => stopping || spawn(name, command, args, restart), RESTART_DELAY_MS);
   });
-  return process;
 }
 
 async function waitForPort(port: number, name: string): Promise<void> {
@@ -41,14 +48,14 @@ async function waitForPort(port: number, name: string): Promise<void> {
 let stopping = false;
 async function stopAll(code: number): Promise<never> {
   stopping = true;
-  for (const { process } of children) {
+  for (const process of children.values()) {
     try {
       process.kill("SIGTERM");
     } catch {
       // Already exited.
     }
   }
-  await Promise.all(children.map(({ process }) => process.status));
+  await Promise.all([...children.values()].map((process) => process.status));
   Deno.exit(code);
 }
 
@@ -75,10 +82,10 @@ for (const port of [6000, 6002]) {
     values.db,
     "--redis",
     values.redis,
-  ]);
+  ], true);
   await waitForPort(port, `chatserver ${port}`);
 }
-spawn("nginx", "nginx", ["-p", prefix, "-c", `${prefix}/nginx.conf`, "-g", "daemon off;"]);
+spawn("nginx", "nginx", ["-p", prefix, "-c", `${prefix}/nginx.conf`, "-g", "daemon off;"], false);
 await waitForPort(8000, "nginx");
 console.log("cluster: nginx on 8000 → chatservers on 6000 and 6002. Ctrl-C stops everything.");
 console.log("cluster: connect with  deno task client 127.0.0.1 8000");

@@ -86,10 +86,18 @@ export class ChatCluster {
     return [...this.#pastLogs, ...live].join("\n");
   }
 
-  /** Stops nginx and kills every node. */
+  /**
+   * Stops nginx, then every node gracefully (so its presence leaves the shared Redis), killing
+   * any that takes longer than 10 s.
+   */
   async stop(): Promise<void> {
     await this.#nginx?.stop();
     this.#nginx = undefined;
-    for (const nodeId of [...this.servers.keys()]) await this.kill(nodeId);
+    await Promise.all([...this.servers].map(async ([nodeId, server]) => {
+      this.servers.delete(nodeId);
+      const timer = setTimeout(() => server.process.kill("SIGKILL"), 10_000);
+      await server.stop("SIGTERM");
+      clearTimeout(timer);
+    }));
   }
 }

@@ -29,6 +29,10 @@ export class ChatLink {
   onPush: (push: Frame, source: PushSource) => void = () => {};
   /** Frames that were neither a response nor a chat push (notices, ERROR without seq). */
   readonly stray: Frame[] = [];
+  /** Push frames received so far (not counting those inside login replies). */
+  livePushes = 0;
+  /** `livePushes` when the last login reply arrived: pushes after it are its `offlinemore`. */
+  livePushesAtLogin = 0;
   /** Resolves once the connection is closed, by either side. */
   readonly closed: Promise<void>;
 
@@ -114,10 +118,12 @@ export class ChatLink {
       this.#waiting.delete(seq);
       clearTimeout(waiter.timer);
       if (frame.msgid === 2 && Array.isArray(frame.offlinemsg)) {
+        this.livePushesAtLogin = this.livePushes;
         for (const push of frame.offlinemsg as Frame[]) this.onPush(push, "login");
       }
       waiter.resolve(frame);
     } else if ((frame.msgid === 6 || frame.msgid === 10) && seq === undefined) {
+      this.livePushes++;
       this.onPush(frame, "live");
     } else {
       this.stray.push(frame);
