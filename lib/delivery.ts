@@ -21,7 +21,6 @@ export interface DeliveryDeps {
 }
 
 /** An envelope with the time it was published (epoch ms), from which receivers learn the lag. */
-type StampedEnvelope = Envelope & { sentAt?: number };
 
 export class Delivery {
   readonly #deps: DeliveryDeps;
@@ -63,7 +62,7 @@ export class Delivery {
 
   /** Handles an envelope another server published to this one. */
   receive(envelope: Envelope): void {
-    const sentAt = (envelope as StampedEnvelope).sentAt;
+    const sentAt = envelope.sentAt;
     this.#deps.metrics?.envelopeReceived(
       typeof sentAt === "number" ? (Date.now() - sentAt) / 1000 : null,
     );
@@ -90,7 +89,7 @@ export class Delivery {
   }
 
   async #publish(node: string, envelope: Envelope): Promise<void> {
-    const stamped: StampedEnvelope = { ...envelope, sentAt: Date.now() };
+    const stamped: Envelope = { ...envelope, sentAt: Date.now() };
     try {
       if (!await this.#deps.bus.publish(node, stamped)) {
         this.#deps.metrics?.leftPending(envelope.to.length);

@@ -9,6 +9,8 @@ import type { Frame } from "../protocol.ts";
 export interface Envelope {
   to: number[];
   push: Frame;
+  /** When the sending server published it (ms since the epoch), for the pub/sub lag metric. */
+  sentAt?: number;
 }
 
 export type EnvelopeHandler = (envelope: Envelope) => void;
