@@ -8,7 +8,7 @@ import type { Bus, Envelope, Presence } from "./cluster/types.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
-import type { SessionRegistry } from "./session.ts";
+import type { Session, SessionRegistry } from "./session.ts";
 import type { MessageRepository } from "./store/types.ts";
 
 export interface DeliveryDeps {
@@ -20,13 +20,13 @@ export interface DeliveryDeps {
   metrics?: ServerMetrics;
 }
 
-/** An envelope with the time it was published (epoch ms), from which receivers learn the lag. */
-
 export class Delivery {
   readonly #deps: DeliveryDeps;
   /** Pushes written to sessions that do not send receipts, to mark delivered in one go. */
   #written = new Map<number, number[]>();
   #flushScheduled = false;
+  /** Sessions logging in here, with the pushes that came for them before their backlog went. */
+  readonly #holding = new Map<number, { session: Session; pushes: ChatPush[] }>();
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
@@ -69,6 +69,23 @@ export class Delivery {
     this.#sendLocally(envelope.to, envelope.push as ChatPush);
   }
 
+  /**
+   * Holds the pushes for `session` of `userId` (logging in) until `release`, so that none
+   * overtakes the older messages of its backlog.
+   */
+  hold(userId: number, session: Session): void {
+    this.#holding.set(userId, { session, pushes: [] });
+  }
+
+  /** Sends what was held for the session, except the mids its backlog already carried. */
+  release(userId: number, session: Session, sent: ReadonlySet<number>): void {
+    const held = this.#holding.get(userId);
+    if (held?.session !== session) return;
+    this.#holding.delete(userId);
+    if (this.#deps.sessions.get(userId) !== session) return;
+    for (const push of held.pushes) if (!sent.has(push.mid)) this.#sendLocally([userId], push);
+  }
+
   /** Sends to recipients with a session here; returns the others. */
   #sendLocally(recipients: readonly number[], push: ChatPush): number[] {
     const { sessions, metrics } = this.#deps;
@@ -80,10 +97,18 @@ export class Delivery {
         elsewhere.push(userId);
         continue;
       }
+      const held = this.#holding.get(userId);
+      if (held?.session === session) {
+        held.pushes.push(push);
+        continue;
+      }
       session.sendEncoded(encoded ??= encodeFrame(push));
       metrics?.frameOut(push);
       metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
-      if (!session.receipts) this.#markWritten(userId, push.mid);
+      if (!session.receipts) {
+        // Protocol v1 clients send no receipts: a push counts as delivered once written.
+        session.written().then((written) => written && this.#markWritten(userId, push.mid));
+      }
     }
     return elsewhere;
   }
@@ -101,7 +126,7 @@ export class Delivery {
     }
   }
 
-  /** Marks a push to a receipt-less session delivered, batched per event-loop turn. */
+  /** Marks a push written to a receipt-less session delivered, batched per event-loop turn. */
   #markWritten(userId: number, mid: number): void {
     this.#written.set(userId, [...(this.#written.get(userId) ?? []), mid]);
     if (this.#flushScheduled) return;

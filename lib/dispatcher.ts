@@ -46,18 +46,20 @@ export function errorFrame(errno: number, errmsg: string, seq?: number): Frame {
  */
 export async function dispatch(session: Session, request: Frame, deps: ChatDeps): Promise<void> {
   const seq = request.seq;
-  if (seq !== undefined && !Number.isSafeInteger(seq)) {
-    session.send(errorFrame(Errno.BAD_REQUEST, "bad request: 'seq' must be an integer"));
-    return;
-  }
-  const echo = seq === undefined ? {} : { seq };
+  const validSeq = seq === undefined || Number.isSafeInteger(seq);
+  const echo = seq === undefined || !validSeq ? {} : { seq };
   const msgid = request.msgid;
   const route = typeof msgid === "number" ? ROUTES.get(msgid) : undefined;
+  // Every frame costs a token, even one answered only with an error.
   if (!session.admit()) {
-    const reply = route?.reply ?? MsgId.ERROR;
+    const reply = route && validSeq ? route.reply : MsgId.ERROR;
     const errmsg = "rate limited: too many requests; slow down";
     deps.metrics?.rateLimited();
     session.send({ msgid: reply, ...echo, errno: Errno.RATE_LIMITED, errmsg });
+    return;
+  }
+  if (!validSeq) {
+    session.send(errorFrame(Errno.BAD_REQUEST, "bad request: 'seq' must be an integer"));
     return;
   }
   if (!route) {

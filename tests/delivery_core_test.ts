@@ -96,6 +96,28 @@ deliveryTest("a retried request with the same key is stored and counted once", a
   assert.equal((await alice.request({ ...request, key: 7 })).errno, 3);
 });
 
+deliveryTest(
+  "a key reused for another recipient never sends them the earlier message",
+  async (c) => {
+    const alice = await c.client();
+    const bob = await c.client();
+    const carol = await c.client();
+    const aliceId = await alice.register("alice");
+    const bobId = await bob.register("bob");
+    const carolId = await carol.register("carol");
+    await alice.login(aliceId);
+    await bob.login(bobId, "pw", { receipts: true });
+    await carol.login(carolId, "pw", { receipts: true });
+    const first = await alice.request({ msgid: 6, toid: bobId, msg: "for bob", key: "same" });
+    const reused = await alice.request({ msgid: 6, toid: carolId, msg: "for carol", key: "same" });
+    assert.equal(reused.mid, first.mid, "the key names the first message");
+    await settle();
+    assert.deepEqual(msgs(bob.pushes()), ["for bob", "for bob"], "pushed again to its recipient");
+    assert.deepEqual(carol.pushes(), []);
+    assert.deepEqual(await c.store.messages.pending(carolId), []);
+  },
+);
+
 deliveryTest("a long backlog comes in batches after the login ACK", async (c) => {
   const alice = await c.client();
   const bob = await c.client();

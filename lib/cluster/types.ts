@@ -20,7 +20,7 @@ export interface Bus {
   subscribe(nodeId: string, handler: EnvelopeHandler): Promise<void>;
   /**
    * Hands an envelope to the subscriber of `nodeId`. Resolves true when a subscriber received
-   * it, false when none did (the caller then stores the pushes as offline messages).
+   * it, false when none did (the pushes then wait as pending deliveries for the next login).
    * Throws StorageError when the bus itself is unreachable.
    */
   publish(nodeId: string, envelope: Envelope): Promise<boolean>;

@@ -57,6 +57,7 @@ export const login: Handler = async (session, request, deps) => {
   }
   session.user = { id: user.id, name: user.name };
   session.receipts = receipts;
+  deps.delivery.hold(user.id, session);
   deps.sessions.add(user.id, session);
   try {
     const view = await loginView(user.id, deps);
@@ -95,6 +96,7 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
   session.user = null;
   session.receipts = false;
   deps.sessions.remove(user.id, session);
+  deps.delivery.release(user.id, session, new Set());
   try {
     await deps.presence.release(user.id);
   } catch (error) {

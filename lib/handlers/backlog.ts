@@ -23,20 +23,31 @@ export function splitBacklog(pushes: ChatPush[], dropped: number): Backlog {
   return { first: pushes.slice(0, BACKLOG_BATCH), rest: pushes.slice(BACKLOG_BATCH), dropped };
 }
 
-/** Runs after the login ACK is written: marks it delivered if needed, then sends the rest. */
+/**
+ * Runs after the login ACK is written: marks it delivered if needed, sends the rest, then the
+ * live pushes held meanwhile (see Delivery.hold), so that none overtakes an older message.
+ */
 export async function sendBacklog(session: Session, backlog: Backlog, deps: ChatDeps) {
   const userId = session.user?.id;
   if (userId === undefined) return;
+  const sent = new Set(backlog.first.map((push) => push.mid));
   const delivered = async (batch: ChatPush[]) => {
     if (!session.receipts && batch.length > 0) {
       await deps.store.messages.acknowledge(userId, batch.map((push) => push.mid));
     }
   };
-  await delivered(backlog.first);
-  for (let start = 0; start < backlog.rest.length; start += BACKLOG_BATCH) {
-    const batch = backlog.rest.slice(start, start + BACKLOG_BATCH);
-    for (const push of batch) session.send({ ...push });
-    if (!await session.written()) return;
-    await delivered(batch);
+  try {
+    await delivered(backlog.first);
+    for (let start = 0; start < backlog.rest.length; start += BACKLOG_BATCH) {
+      const batch = backlog.rest.slice(start, start + BACKLOG_BATCH);
+      for (const push of batch) {
+        session.send({ ...push });
+        sent.add(push.mid);
+      }
+      if (!await session.written()) return;
+      await delivered(batch);
+    }
+  } finally {
+    deps.delivery.release(userId, session, sent);
   }
 }

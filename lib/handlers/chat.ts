@@ -65,9 +65,7 @@ export const oneChat: Handler = async (session, request, deps) => {
     key,
     recipients: [toid],
   });
-  if (!duplicate) deps.metrics?.messageStored();
-  // A retried request (same key) is pushed again: the recipient drops it by mid if it came.
-  await deps.delivery.deliver([toid], pushOf(message));
+  await deliverStored(message, duplicate, [toid], deps);
   return { body: { time: message.time, mid: message.mid } };
 };
 
@@ -92,10 +90,32 @@ export const groupChat: Handler = async (session, request, deps) => {
     key,
     recipients,
   });
-  if (!duplicate) deps.metrics?.messageStored();
-  await deps.delivery.deliver(recipients, pushOf(message));
+  await deliverStored(message, duplicate, recipients, deps);
   return { body: { time: message.time, mid: message.mid } };
 };
+
+/**
+ * Pushes a stored message to its recipients. A retried request (a key used before) pushes the
+ * earlier message again, to that message's own recipients, whatever the retry named: a lost
+ * push then arrives now rather than at the next login, and recipients drop it by mid if they
+ * have it.
+ */
+async function deliverStored(
+  message: StoredMessage,
+  duplicate: boolean,
+  recipients: number[],
+  deps: ChatDeps,
+): Promise<void> {
+  if (!duplicate) {
+    deps.metrics?.messageStored();
+  } else if (message.groupId !== null) {
+    const members = await deps.store.groups.memberIds(message.groupId);
+    recipients = members.filter((id) => id !== message.senderId);
+  } else {
+    recipients = message.toId === null ? [] : [message.toId];
+  }
+  await deps.delivery.deliver(recipients, pushOf(message));
+}
 
 export const chatHandlers = {
   [MsgId.ONE_CHAT]: oneChat,

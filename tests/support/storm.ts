@@ -216,7 +216,12 @@ class StormUser {
         link = await ChatLink.connect(this.#options.port);
         const login = this.logins + 1;
         link.onPush = (push, source) => this.#onPush(push, `${source}, login ${login}`);
-        const reply = await link.request({ msgid: 1, id: this.id, password: PASSWORD, receipts: true });
+        const reply = await link.request({
+          msgid: 1,
+          id: this.id,
+          password: PASSWORD,
+          receipts: true,
+        });
         this.#ledger.outcome("login", reply.errno);
         if (reply.errno === 0) {
           this.#link = link;
