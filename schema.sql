@@ -103,8 +103,10 @@ CREATE TABLE IF NOT EXISTS OfflineMessage (
   CONSTRAINT offline_message_message FOREIGN KEY (mid) REFERENCES Message (mid)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- Per-user counters: pending is the number of OfflineMessage rows (kept at most at the pending
--- cap, --pending-cap); dropped counts deliveries the cap discarded since the user was last told.
+-- Per-user counters. pending counts the deliveries added since the user's OfflineMessage rows
+-- were last counted (acknowledging does not touch it); when it passes the pending cap
+-- (--pending-cap) the rows are counted and the oldest beyond the cap dropped. dropped counts
+-- deliveries the cap discarded since the user was last told.
 CREATE TABLE IF NOT EXISTS Mailbox (
   userid INT NOT NULL,
   pending INT NOT NULL DEFAULT 0,

@@ -40,12 +40,13 @@ export interface PairsCommand {
   timing: Timing;
 }
 
-/** One sender; the next message leaves when every recipient has the previous one. */
+/** One sender keeping `window` messages in flight; one is done when every recipient has it. */
 export interface FanoutCommand {
   op: "fanout";
   sender: number;
   recipients: number[];
   frame: Frame;
+  window: number;
   acked: boolean;
   timing: Timing;
 }

@@ -5,11 +5,10 @@
 
 import type { Command, WorkerReply, WorkerReport } from "./commands.ts";
 import { TextLineStream } from "../tests/support/lines.ts";
-import type { LoadClient } from "./load_client.ts";
-import { openClients, runFanout, runPairs, runRequests } from "./loops.ts";
+import { type Clients, openClients, runFanout, runPairs, runRequests } from "./loops.ts";
 import { Phase } from "./phase.ts";
 
-const clients: LoadClient[] = [];
+const clients: Clients = [];
 /** Problems seen on a connection between phases; charged to the next phase. */
 const pending: string[] = [];
 let current: Phase | null = null;
@@ -36,14 +35,18 @@ async function execute(command: Command): Promise<WorkerReport> {
         ids = runRequests(clients, command, phase);
         break;
       case "close":
-        await Promise.all(clients.splice(0).map((client) => client.close()));
+        await closeAll();
         break;
     }
     return { phase: await phase.finish(), nodes, ids };
   } finally {
     current = null;
-    for (const client of clients) client.onPush = null;
+    for (const client of clients) if (client) client.onPush = null;
   }
+}
+
+async function closeAll(): Promise<void> {
+  await Promise.all(clients.splice(0).map((client) => client?.close()));
 }
 
 async function writeLine(text: string): Promise<void> {
@@ -64,4 +67,4 @@ for await (const line of lines) {
   }
   await writeLine(JSON.stringify(reply));
 }
-await Promise.all(clients.map((client) => client.close()));
+await closeAll();

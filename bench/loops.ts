@@ -1,11 +1,15 @@
 // The traffic a generator worker drives through its clients: batched connect + login, ping-pong
-// pairs, one-sender fan-out and back-to-back requests. Every loop is closed (window 1): the next
-// message leaves only when the previous one has arrived, so the server sets the pace.
+// pairs, one-sender fan-out and back-to-back requests. Every loop is closed: a pair sends its
+// next message only when the previous one has arrived; the fan-out sender keeps a fixed window
+// of messages not yet received by every member; so the server sets the pace.
 
 import type { Frame } from "../lib/protocol.ts";
 import type { FanoutCommand, OpenCommand, PairsCommand, RequestsCommand } from "./commands.ts";
 import { LoadClient } from "./load_client.ts";
 import type { Phase } from "./phase.ts";
+
+/** Clients by index; a hole is a client that failed to connect or log in (already counted). */
+export type Clients = Array<LoadClient | undefined>;
 
 /** A message text carrying its sequence number and the sender's clock: "seq sentAt". */
 function stamp(seq: number): string {
@@ -17,43 +21,60 @@ function readStamp(push: Frame): { seq: number; sentAt: number } | null {
   return Number.isFinite(seq) && Number.isFinite(sentAt) ? { seq, sentAt } : null;
 }
 
-/** Connects (and logs in) `command.count` clients, appending them to `clients` as they come. */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Connects (and logs in) `command.count` clients, appending them to `clients`. */
 export async function openClients(
-  clients: LoadClient[],
+  clients: Clients,
   command: OpenCommand,
   phase: Phase,
   report: (problem: string) => void,
 ): Promise<string[]> {
   const nodes: string[] = [];
   const { login } = command;
-  const openOne = async (index: number) => {
-    const client = await LoadClient.connect(command.port, report);
-    clients[index] = client;
-    if (!login) return;
-    const id = login.ids[index];
+  const openOne = async (index: number, slot: number) => {
     phase.begin();
     const started = performance.now();
-    const reply = await client.request(
-      login.password === null ? { msgid: 1, id } : { msgid: 1, id, password: login.password },
-    );
-    if (reply.errno !== 0) throw new Error(`login of user ${id} failed: ${JSON.stringify(reply)}`);
-    phase.complete(performance.now() - started);
-    nodes[index] = String(reply.node);
+    let client: LoadClient | undefined;
+    try {
+      client = await LoadClient.connect(command.port, report);
+      if (login) {
+        const id = login.ids[index];
+        const frame = login.password === null
+          ? { msgid: 1, id }
+          : { msgid: 1, id, password: login.password };
+        const reply = await client.request(frame);
+        if (reply.errno !== 0) throw new Error(`login of user ${id}: ${JSON.stringify(reply)}`);
+        nodes[index] = String(reply.node);
+      }
+      clients[slot] = client;
+      phase.complete(performance.now() - started);
+    } catch (error) {
+      await client?.close();
+      phase.abort(`connect/login failed: ${messageOf(error)}`);
+    }
   };
   const first = clients.length;
+  clients.length = first + command.count;
   for (let start = 0; start < command.count; start += command.batch) {
     const end = Math.min(command.count, start + command.batch);
     const batch = [];
-    for (let k = start; k < end; k++) batch.push(openOne(first + k));
+    for (let index = start; index < end; index++) batch.push(openOne(index, first + index));
     await Promise.all(batch);
   }
   return nodes;
 }
 
-export function runPairs(clients: LoadClient[], command: PairsCommand, phase: Phase): void {
+export function runPairs(clients: Clients, command: PairsCommand, phase: Phase): void {
   for (const pair of command.pairs) {
     const a = clients[pair.a];
     const b = clients[pair.b];
+    if (!a || !b) {
+      phase.fail("pair not started: one of its clients is not connected");
+      continue;
+    }
     let seq = 0;
     const send = (from: LoadClient, frame: Frame) => {
       if (!phase.running) return;
@@ -65,7 +86,7 @@ export function runPairs(clients: LoadClient[], command: PairsCommand, phase: Ph
     const receive = (self: LoadClient, reply: Frame) => (push: Frame) => {
       const received = readStamp(push);
       if (received?.seq !== seq) {
-        phase.abort(`pair got ${JSON.stringify(push.msg)}, expected message ${seq}`);
+        phase.fail(`pair got ${JSON.stringify(push.msg)}, expected message ${seq}`);
         return;
       }
       phase.complete(performance.now() - received.sentAt);
@@ -77,38 +98,49 @@ export function runPairs(clients: LoadClient[], command: PairsCommand, phase: Ph
   }
 }
 
-export function runFanout(clients: LoadClient[], command: FanoutCommand, phase: Phase): void {
+export function runFanout(clients: Clients, command: FanoutCommand, phase: Phase): void {
   const sender = clients[command.sender];
-  let seq = 0;
-  let waiting = 0;
+  const members = command.recipients.map((index) => clients[index]);
+  if (!sender || members.some((member) => !member)) {
+    phase.fail("fan-out not started: the sender or a member is not connected");
+    return;
+  }
+  /** seq → members still to receive it. */
+  const outstanding = new Map<number, number>();
+  let sent = 0;
   const send = () => {
     if (!phase.running) return;
-    const message = { ...command.frame, msg: stamp(++seq) };
-    waiting = command.recipients.length;
-    phase.begin(waiting);
+    const seq = ++sent;
+    outstanding.set(seq, members.length);
+    phase.begin(members.length);
+    const message = { ...command.frame, msg: stamp(seq) };
     if (command.acked) phase.expectOk(sender.request(message), "group message");
     else sender.send(message);
   };
-  for (const index of command.recipients) {
-    clients[index].onPush = (push) => {
+  for (const member of members as LoadClient[]) {
+    let next = 1;
+    member.onPush = (push) => {
       const received = readStamp(push);
-      if (received?.seq !== seq) {
-        phase.abort(`member got ${JSON.stringify(push.msg)}, expected message ${seq}`);
+      const left = received ? outstanding.get(received.seq) : undefined;
+      if (!received || left === undefined || received.seq < next) {
+        phase.fail(`member got ${JSON.stringify(push.msg)}, expected message ${next} or later`);
         return;
       }
+      next = received.seq + 1;
       phase.complete(performance.now() - received.sentAt);
-      if (--waiting === 0) send();
+      if (left > 1) {
+        outstanding.set(received.seq, left - 1);
+      } else {
+        outstanding.delete(received.seq);
+        send();
+      }
     };
   }
-  send();
+  for (let k = 0; k < command.window; k++) send();
 }
 
 /** Starts every client's request loop; returns the ids the server assigned (filled as it runs). */
-export function runRequests(
-  clients: LoadClient[],
-  command: RequestsCommand,
-  phase: Phase,
-): number[] {
+export function runRequests(clients: Clients, command: RequestsCommand, phase: Phase): number[] {
   const ids: number[] = [];
   let named = 0;
   const loop = async (client: LoadClient, request: Frame) => {
@@ -122,7 +154,7 @@ export function runRequests(
       try {
         reply = await client.request(frame);
       } catch (error) {
-        phase.abort(`request failed: ${error instanceof Error ? error.message : String(error)}`);
+        phase.abort(`request failed: ${messageOf(error)}`);
         return;
       }
       if (reply.errno !== 0) {
@@ -138,6 +170,10 @@ export function runRequests(
       }
     }
   };
-  command.requests.forEach((request, index) => void loop(clients[index], request));
+  command.requests.forEach((request, index) => {
+    const client = clients[index];
+    if (client) void loop(client, request);
+    else phase.fail("request loop not started: its client is not connected");
+  });
   return ids;
 }

@@ -6,14 +6,19 @@ import { parseArgs } from "node:util";
 import { releaseAll } from "./cleanup.ts";
 import { SEED_COST, seedStore, tempDir } from "./fixtures.ts";
 import { Generator } from "./generator.ts";
+import { PROFILES, usersNeeded } from "./profiles.ts";
 import { describeMachine, jsonDocument, renderOutcome, tableHeader } from "./report.ts";
-import { type Outcome, PROFILES, SCENARIOS, usersNeeded } from "./scenarios.ts";
+import { type Outcome, SCENARIOS, SERVER_FLAGS } from "./scenarios.ts";
+import { checkTargets, renderTargets } from "./targets.ts";
 
-const USAGE = `Usage: deno task bench [--quick] [--json FILE] [--workers N]
+const USAGE = `Usage: deno task bench [--quick] [--json FILE] [--workers N] [--only LIST]
+                         [--cpu-prof DIR]
 
-  --quick      a small run (under a minute): 1 s phases, few clients, scaling to 100 clients
+  --quick      a small run (well under a minute): 1 s phases, few clients
   --json FILE  also write the results as JSON to FILE
-  --workers N  generator worker processes [1]`;
+  --workers N  generator processes for scenarios 1-4 and 6 [2]; scenario 5 uses its own count
+  --only LIST  run only these scenarios, e.g. --only 1,3 (default: 1-6)
+  --cpu-prof DIR  write a V8 CPU profile of every chat server to DIR (open in Chrome DevTools)`;
 
 function options() {
   const { values } = parseArgs({
@@ -21,7 +26,9 @@ function options() {
     options: {
       quick: { type: "boolean", default: false },
       json: { type: "string" },
-      workers: { type: "string", default: "1" },
+      workers: { type: "string", default: "2" },
+      only: { type: "string", default: SCENARIOS.map((_, index) => index + 1).join(",") },
+      "cpu-prof": { type: "string" },
       help: { type: "boolean", default: false },
     },
   });
@@ -29,11 +36,47 @@ function options() {
   if (!Number.isSafeInteger(workers) || workers < 1) {
     throw new RangeError(`Cannot use --workers ${values.workers}: expected a positive integer`);
   }
-  return { ...values, workers };
+  const only = values.only.split(",").map(Number);
+  if (!only.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= SCENARIOS.length)) {
+    throw new RangeError(`Cannot use --only ${values.only}: expected numbers from 1 to 6`);
+  }
+  const profileDir = values["cpu-prof"];
+  const denoFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  return { ...values, workers, only: new Set(only), denoFlags };
+}
+
+function header(mode: string, workers: number, machine: Record<string, unknown>): string {
+  const profile = PROFILES[mode as "quick" | "full"];
+  const { warmupMs, measureMs } = profile.timing;
+  return [
+    `chat server bench, ${mode} mode: ${machine.cpus} × ${machine.cpu_model}, ` +
+    `${machine.memory_mb} MiB, ${machine.os}, deno ${machine.deno}, ` +
+    `load average at start ${machine.loadavg}`,
+    `load: ${workers} generator process(es) (scenario 5: ${profile.idleWorkers}), separate ` +
+    "from the servers; closed loops: a pair sends its next message when the previous one " +
+    `arrived; the fan-out sender keeps ${profile.fanoutWindow} messages in flight`,
+    `each phase: ${warmupMs} ms warm-up, then ${measureMs} ms measured; latency = send → ` +
+    "recipient's push, from a timestamp written into the message text by the sender and read " +
+    "on arrival in the same generator process (one clock)",
+    "chat clients log in without receipts (protocol v1: the server marks a push delivered once " +
+    "written); every chat message is a request whose ACK must be errno 0 (checked, not waited for)",
+    `chat servers run with ${SERVER_FLAGS.slice(4).join(" ")} (the per-connection limit is ` +
+    "an anti-abuse default of 200 requests/s); everything else is the default",
+    "baseline: bench/echo_server.ts, a length-prefixed JSON relay on the chat server's own " +
+    "framing and connection code with no chat logic; ratios are chat ÷ baseline",
+    `users other than scenario 4's are seeded into the store with scrypt N=${SEED_COST.N}, ` +
+    `r=${SEED_COST.r}, p=${SEED_COST.p} so 15,000 logins take seconds`,
+    "CPU% srv/gen: CPU time of the server process(es) / of the generator processes over " +
+    "the phase (100 = one core)",
+    "caveat: from ~1,000 clients on, latency tails include the generator's own I/O scheduling " +
+    "(a Deno process serves many ready sockets unevenly); the baseline rows carry the same effect",
+    "",
+    tableHeader(),
+  ].join("\n");
 }
 
 async function run(): Promise<void> {
-  const { quick, json, workers, help } = options();
+  const { quick, json, workers, only, help, denoFlags } = options();
   if (help) return console.log(USAGE);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, async () => {
@@ -44,44 +87,20 @@ async function run(): Promise<void> {
   }
   const mode = quick ? "quick" : "full";
   const profile = PROFILES[mode];
-  const { warmupMs, measureMs } = profile.timing;
   const machine = await describeMachine();
-  const settings = {
-    mode,
-    generator_workers: workers,
-    closed_loop: "window 1: a sender's next message leaves when the previous one has been " +
-      "received (chat messages are also acknowledged, checked for errno 0, not waited for)",
-    warmup_ms: warmupMs,
-    measure_ms: measureMs,
-    seeded_users_hash_cost: SEED_COST,
-  };
-  console.log(
-    [
-      `chat server bench, ${mode} mode: ${machine.cpus} × ${machine.cpu_model}, ` +
-      `${machine.memory_mb} MiB, ${machine.os}, deno ${machine.deno}`,
-      `load: ${workers} generator process(es), separate from the servers; closed loop, ` +
-      "window 1 (ping-pong per pair; group: next message once all members have the last)",
-      `each phase: ${warmupMs} ms warm-up, then ${measureMs} ms measured; latency = send → ` +
-      "recipient's push, from a timestamp in the message text, one process clock",
-      "baseline: bench/echo_server.ts, a relay on the chat server's own framing and " +
-      "connection code with no chat logic; ratios are chat ÷ baseline",
-      `users other than scenario 4's are seeded into the store with scrypt N=${SEED_COST.N}, ` +
-      `r=${SEED_COST.r}, p=${SEED_COST.p} so 10,000 logins take seconds`,
-      "CPU% srv/gen: CPU time of the server process(es) / of the generator processes over " +
-      "the phase (100 = one core)",
-      "",
-      tableHeader(),
-    ].join("\n"),
-  );
+  console.log(header(mode, workers, machine));
 
   const outcomes: Outcome[] = [];
+  const started = performance.now();
   try {
-    await using generator = Generator.start(workers);
+    const processes = only.has(5) ? Math.max(workers, profile.idleWorkers) : workers;
+    await using generator = Generator.start(processes);
     await using dir = await tempDir();
     const seedFile = `${dir.path}/seed.db`;
     const seeded = await seedStore(`sqlite:${seedFile}`, usersNeeded(profile), profile.groupSizes);
-    const context = { generator, profile, seedFile, seeded, dir: dir.path };
+    const context = { generator, profile, workers, seedFile, seeded, dir: dir.path, denoFlags };
     for (const [index, scenario] of SCENARIOS.entries()) {
+      if (!only.has(index + 1)) continue;
       console.error(`bench: scenario ${index + 1} of ${SCENARIOS.length}…`);
       for (const outcome of await scenario(context)) {
         console.log(renderOutcome(outcome));
@@ -91,8 +110,23 @@ async function run(): Promise<void> {
   } finally {
     await releaseAll();
   }
+  const targets = checkTargets(outcomes, mode);
+  const seconds = (performance.now() - started) / 1000;
+  const loadavg = (await describeMachine()).loadavg;
+  const took = `bench took ${seconds.toFixed(0)} s; load average at end ${loadavg}`;
+  console.log(`${renderTargets(targets)}\n\n${took}`);
   if (json) {
-    const document = jsonDocument(machine, settings, outcomes);
+    const settings = {
+      mode,
+      generator_workers: workers,
+      profile,
+      receipts: false,
+      server_flags: SERVER_FLAGS,
+      seeded_users_hash_cost: SEED_COST,
+      duration_s: Math.round(seconds),
+      loadavg_at_end: loadavg,
+    };
+    const document = jsonDocument(machine, settings, outcomes, targets);
     await Deno.writeTextFile(json, JSON.stringify(document, null, 2) + "\n");
   }
 }
@@ -101,5 +135,6 @@ try {
   await run();
 } catch (error) {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}`);
+  await releaseAll();
   Deno.exit(1);
 }

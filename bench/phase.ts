@@ -74,17 +74,17 @@ export class Phase {
 
   /** Waits for the window to close and in-flight work to finish (or the drain to run out). */
   async finish(): Promise<PhaseResult> {
-    const deadline = (Number.isFinite(this.#to) ? this.#to : performance.now()) + this.#drainMs;
-    while (performance.now() < this.#to) await sleep(Math.min(this.#to - performance.now(), 100));
+    const windowEnd = Number.isFinite(this.#to) ? this.#to : performance.now();
+    const deadline = windowEnd + this.#drainMs;
+    while (performance.now() < windowEnd) await sleep(Math.min(windowEnd - performance.now(), 100));
     while (this.#inFlight > 0 && performance.now() < deadline) await sleep(POLL_MS);
     if (this.#inFlight > 0) {
       const missing = this.#inFlight;
       this.fail(`${missing} deliveries or replies still missing after the drain time`, missing);
     }
-    const end = Number.isFinite(this.#to) ? this.#to : performance.now();
     return {
       completed: this.#completed,
-      windowMs: end - this.#from,
+      windowMs: windowEnd - this.#from,
       histogram: this.#histogram.toJSON(),
       errors: this.#errors,
       problems: this.#problems,

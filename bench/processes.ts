@@ -48,11 +48,16 @@ export interface Service extends AsyncDisposable {
 }
 
 /**
- * Starts `deno run -A <script> <args>` and waits for its start-up line ("... listening on
- * HOST:PORT ..."); the output is drained for as long as it runs.
+ * Starts `deno run -A <denoFlags> <script> <args>` and waits for its start-up line ("...
+ * listening on HOST:PORT ..."); the output is drained for as long as it runs.
  */
-export async function startService(name: string, script: string, args: string[]) {
-  const child = spawnDeno(["run", "-A", script, ...args], "null");
+export async function startService(
+  name: string,
+  script: string,
+  args: string[],
+  denoFlags: string[] = [],
+) {
+  const child = spawnDeno(["run", "-A", ...denoFlags, script, ...args], "null");
   let stderr = "";
   const stderrDone = (async () => {
     for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) {

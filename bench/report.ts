@@ -3,6 +3,7 @@
 
 import type { Comparison, Outcome } from "./scenarios.ts";
 import type { Side } from "./sides.ts";
+import type { TargetCheck } from "./targets.ts";
 
 const COLUMNS = [
   ["", 40],
@@ -20,6 +21,7 @@ const COLUMNS = [
 /** Facts about the machine and the toolchain, for the report header and the JSON. */
 export async function describeMachine(): Promise<Record<string, unknown>> {
   const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
+  const loadavg = await Deno.readTextFile("/proc/loadavg").catch(() => "");
   return {
     cpus: navigator.hardwareConcurrency,
     cpu_model: cpuinfo.match(/^model name\s*:\s*(.+)$/m)?.[1] ?? "unknown",
@@ -27,6 +29,7 @@ export async function describeMachine(): Promise<Record<string, unknown>> {
     os: `${Deno.build.os} ${Deno.osRelease()} ${Deno.build.arch}`,
     deno: Deno.version.deno,
     v8: Deno.version.v8,
+    loadavg: loadavg.split(" ").slice(0, 3).join(" "),
   };
 }
 
@@ -151,11 +154,13 @@ export function jsonDocument(
   machine: Record<string, unknown>,
   settings: Record<string, unknown>,
   outcomes: Outcome[],
+  targets: TargetCheck[],
 ) {
   return {
     machine,
     settings,
     scenarios: outcomes.flatMap((outcome) => "skipped" in outcome ? [] : [comparisonJson(outcome)]),
     skipped: outcomes.flatMap((outcome) => "skipped" in outcome ? [outcome] : []),
+    targets,
   };
 }

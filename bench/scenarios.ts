@@ -2,69 +2,47 @@
 // in its own process), then the same load, with the same generator and client count, against
 // the echo relay baseline (bench/echo_server.ts), and returns both sides for the report.
 
-import { nginxInstalled, startNginx } from "../tests/support/nginx.ts";
-import { tcpOpen } from "../tests/support/services.ts";
+import { DEFAULT_SCRYPT_COST } from "../lib/password.ts";
+import { startNginx } from "../tests/support/nginx.ts";
+import { clusterMissing, mysqlDatabase, redisPrefix } from "./backends.ts";
 import { track } from "./cleanup.ts";
 import type { Target } from "./client_set.ts";
-import type { Timing } from "./commands.ts";
-import { MYSQL, mysqlDatabase, PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
+import { PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
 import type { Generator } from "./generator.ts";
 import { type Service, startService } from "./processes.ts";
-import { fanoutSide, idleSide, openAnonymous, pairsSide, requestSide, type Side } from "./sides.ts";
+import type { Profile } from "./profiles.ts";
+import {
+  fanoutSide,
+  idleSide,
+  type Load,
+  openAnonymous,
+  pairsSide,
+  requestSide,
+  type Side,
+} from "./sides.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
 const RELAY = new URL("./echo_server.ts", import.meta.url).pathname;
-const REDIS = { host: "127.0.0.1", port: 6379 };
 
-export interface Profile {
-  timing: Timing;
-  pairs: number;
-  clusterPairs: number;
-  groupSizes: number[];
-  authClients: number;
-  idleClients: number;
-  scaling: number[];
-}
-
-export const PROFILES: Record<"quick" | "full", Profile> = {
-  quick: {
-    timing: { warmupMs: 300, measureMs: 1_000, drainMs: 3_000 },
-    pairs: 20,
-    clusterPairs: 20,
-    groupSizes: [10, 100],
-    authClients: 4,
-    idleClients: 200,
-    scaling: [10, 100],
-  },
-  full: {
-    timing: { warmupMs: 1_000, measureMs: 4_000, drainMs: 5_000 },
-    pairs: 200,
-    clusterPairs: 200,
-    groupSizes: [10, 100],
-    authClients: 8,
-    idleClients: 10_000,
-    scaling: [10, 100, 1_000, 10_000],
-  },
-};
-
-/** Users the single-node scenarios need in the seeded SQLite file. */
-export function usersNeeded(profile: Profile): number {
-  return Math.max(
-    2 * profile.pairs,
-    ...profile.groupSizes,
-    profile.idleClients,
-    ...profile.scaling,
-  );
-}
+/**
+ * Flags every chat server gets besides its store: local only, and the per-connection request
+ * limit (an anti-abuse default of 200/s) lifted, since a closed loop over few clients sends
+ * thousands per second on each.
+ */
+export const SERVER_FLAGS = ["--host", "127.0.0.1", "--port", "0", "--rate-limit", "1000000"];
 
 export interface Context {
   generator: Generator;
   profile: Profile;
+  /** Generator workers the throughput scenarios use (scenario 5 uses profile.idleWorkers). */
+  workers: number;
   /** The seeded SQLite file; every chat server starts on a fresh copy of it. */
   seedFile: string;
   seeded: Seeded;
   /** Where the copies go. */
   dir: string;
+  /** Extra `deno run` flags for the chat servers (e.g. --cpu-prof). */
+  denoFlags: string[];
 }
 
 export interface Comparison {
@@ -85,20 +63,24 @@ let copies = 0;
 async function sqliteServer(context: Context): Promise<Service> {
   const file = `${context.dir}/chat-${++copies}.db`;
   await Deno.copyFile(context.seedFile, file);
-  const args = ["--host", "127.0.0.1", "--port", "0", "--db", `sqlite:${file}`];
-  return await startService("chatserver", SERVER, [...args, "--node-id", "bench"]);
+  const args = [...SERVER_FLAGS, "--db", `sqlite:${file}`, "--node-id", "bench"];
+  return await startService("chatserver", SERVER, args, context.denoFlags);
 }
 
 function single(protocol: Target["protocol"], server: Service): Target {
   return { protocol, port: server.port, servers: [server] };
 }
 
+function loadOf(context: Context, workers = context.workers): Load {
+  return { generator: context.generator, workers, timing: context.profile.timing };
+}
+
 /** Runs `measure` against a fresh chat server, then against a fresh echo relay. */
-async function bothSides(
+async function bothSides<T>(
   context: Context,
-  measure: (target: Target) => Promise<Side>,
-): Promise<{ chat: Side; baseline: Side }> {
-  let chat: Side;
+  measure: (target: Target) => Promise<T>,
+): Promise<{ chat: T; baseline: T }> {
+  let chat: T;
   {
     await using server = await sqliteServer(context);
     chat = await measure(single("chat", server));
@@ -107,12 +89,14 @@ async function bothSides(
   return { chat, baseline: await measure(single("relay", relay)) };
 }
 
+function whatOf(target: Target, baseline = "echo relay"): string {
+  return target.protocol === "chat" ? "chat server, SQLite" : baseline;
+}
+
 async function pairsComparison(context: Context, name: string, clients: number) {
-  const { generator, profile, seeded } = context;
-  const users = seeded.userIds.slice(0, clients);
+  const users = context.seeded.userIds.slice(0, clients);
   const sides = await bothSides(context, async (target) => {
-    const what = target.protocol === "chat" ? "chat server, SQLite" : "echo relay";
-    return (await pairsSide(generator, target, what, users, profile.timing)).side;
+    return (await pairsSide(loadOf(context), target, whatOf(target), users)).side;
   });
   return { name, unit: "msgs/s", ...sides, notes: [] };
 }
@@ -121,50 +105,46 @@ export const oneToOne: Scenario = async (context) => [
   await pairsComparison(context, "1 one-to-one, 1 node", 2 * context.profile.pairs),
 ];
 
+async function balancer(ports: number[]) {
+  const nginx = await startNginx(ports);
+  return track(nginx, () => nginx.stop());
+}
+
 export const oneToOneCluster: Scenario = async (context) => {
   const name = "2 one-to-one, 2 nodes (MySQL + Redis) via nginx";
-  const missing = !await tcpOpen(MYSQL.host, MYSQL.port)
-    ? `MariaDB/MySQL is not reachable at ${MYSQL.host}:${MYSQL.port}`
-    : !await tcpOpen(REDIS.host, REDIS.port)
-    ? `Redis is not reachable at ${REDIS.host}:${REDIS.port}`
-    : !await nginxInstalled()
-    ? "nginx with the stream module is not installed"
-    : null;
+  const missing = await clusterMissing();
   if (missing) return [{ name, skipped: missing }];
 
-  const { generator, profile } = context;
-  await using database = mysqlDatabase();
-  const { userIds } = await seedStore(database.url, 2 * profile.clusterPairs, []);
-  const cluster = [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    "0",
-    "--db",
-    database.url,
-    "--redis",
-    `redis://${REDIS.host}:${REDIS.port}`,
-    "--redis-prefix",
-    `bench:${crypto.randomUUID()}:`,
-  ];
-  const balancer = async (ports: number[]) => {
-    const nginx = await startNginx(ports);
-    return track(nginx, () => nginx.stop());
-  };
-
-  let chat;
+  const load = loadOf(context);
+  let chat: Awaited<ReturnType<typeof pairsSide>>;
+  let userIds: number[];
   {
-    await using a = await startService("chatserver a", SERVER, [...cluster, "--node-id", "a"]);
-    await using b = await startService("chatserver b", SERVER, [...cluster, "--node-id", "b"]);
+    await using database = await mysqlDatabase();
+    await using redis = redisPrefix();
+    ({ userIds } = await seedStore(database.url, 2 * context.profile.clusterPairs, []));
+    const args = [...SERVER_FLAGS, "--db", database.url, "--redis", redis.url];
+    const cluster = [...args, "--redis-prefix", redis.prefix];
+    const flags = context.denoFlags;
+    await using a = await startService(
+      "chatserver a",
+      SERVER,
+      [...cluster, "--node-id", "a"],
+      flags,
+    );
+    await using b = await startService(
+      "chatserver b",
+      SERVER,
+      [...cluster, "--node-id", "b"],
+      flags,
+    );
     await using nginx = await balancer([a.port, b.port]);
     const target: Target = { protocol: "chat", port: nginx.port, servers: [a, b] };
-    chat = await pairsSide(generator, target, "2 chat servers", userIds, profile.timing);
+    chat = await pairsSide(load, target, "2 chat servers", userIds);
   }
   await using relay = await startService("echo relay", RELAY, []);
   await using nginx = await balancer([relay.port]);
   const target: Target = { protocol: "relay", port: nginx.port, servers: [relay] };
-  const what = "echo relay behind nginx";
-  const baseline = await pairsSide(generator, target, what, userIds, profile.timing);
+  const baseline = await pairsSide(load, target, "echo relay behind nginx", userIds);
   return [{
     name,
     unit: "msgs/s",
@@ -173,6 +153,7 @@ export const oneToOneCluster: Scenario = async (context) => {
     notes: [
       `${chat.crossNodePairs} of ${chat.pairs} pairs span the two nodes (each message crosses ` +
       "nginx, a server, Redis pub/sub, the other server and nginx); CPU and RSS are both servers'",
+      "fresh MySQL database and Redis key prefix for the run, dropped/deleted after it",
       "baseline: one echo relay behind the same kind of nginx with a single upstream " +
       "(two relays behind nginx cannot relay to each other's clients)",
     ],
@@ -180,40 +161,50 @@ export const oneToOneCluster: Scenario = async (context) => {
 };
 
 export const groupFanout: Scenario = async (context) => {
-  const { generator, profile, seeded } = context;
+  const { profile, seeded } = context;
   const outcomes: Outcome[] = [];
   for (const size of profile.groupSizes) {
-    const members = seeded.userIds.slice(0, size);
-    const groupId = seeded.groupIds.get(size)!;
+    const group = {
+      memberIds: seeded.userIds.slice(0, size),
+      groupId: seeded.groupIds.get(size)!,
+      window: profile.fanoutWindow,
+    };
     const sides = await bothSides(context, (target) => {
-      const what = target.protocol === "chat" ? "chat server, SQLite" : "echo relay, list of ids";
-      return fanoutSide(generator, target, what, members, groupId, profile.timing);
+      return fanoutSide(loadOf(context), target, whatOf(target, "echo relay, list of ids"), group);
     });
     outcomes.push({
       name: `3 group fan-out, ${size} members`,
       unit: "deliveries/s",
       ...sides,
-      notes: [`one sender; the next message leaves when all ${size - 1} others have the last one`],
+      notes: [
+        `one sender keeping ${profile.fanoutWindow} messages in flight (a message is done when ` +
+        `all ${size - 1} other members have it); latency is per delivery`,
+      ],
     });
   }
   return outcomes;
 };
 
+/** Password hash cost of scenario 4: the server's default. */
+const { N, r, p } = DEFAULT_SCRYPT_COST;
+const HASH_COST =
+  `scrypt N=${N}, r=${r}, p=${p} (the server's default), via node:crypto's thread pool`;
+
 export const registerAndLogin: Scenario = async (context) => {
-  const { generator, profile } = context;
-  const { authClients: clients, timing } = profile;
+  const clients = context.profile.authClients;
+  const load = loadOf(context);
   let register: Side;
   let login: Side;
   {
     await using server = await sqliteServer(context);
-    const set = await openAnonymous(generator, single("chat", server), clients);
+    const set = await openAnonymous(load, single("chat", server), clients);
     const registered = await set.run((worker) =>
       set.counts[worker] === 0 ? null : {
         op: "requests",
         requests: Array(set.counts[worker]).fill({ msgid: 4, password: PASSWORD }),
         followUp: null,
         namePrefix: `registered-${worker}-`,
-        timing,
+        timing: load.timing,
       }
     );
     const logins = await set.run((worker) => {
@@ -224,7 +215,7 @@ export const registerAndLogin: Scenario = async (context) => {
         requests: ids.map((id) => ({ msgid: 1, id, password: PASSWORD })),
         followUp: { msgid: 3 },
         namePrefix: null,
-        timing,
+        timing: load.timing,
       };
     });
     const closing = await set.close();
@@ -232,18 +223,18 @@ export const registerAndLogin: Scenario = async (context) => {
     login = requestSide("chat server, SQLite", set, logins, closing);
   }
   await using relay = await startService("echo relay", RELAY, []);
-  const set = await openAnonymous(generator, single("relay", relay), clients);
+  const set = await openAnonymous(load, single("relay", relay), clients);
   const hashed = await set.run((worker) =>
     set.counts[worker] === 0 ? null : {
       op: "requests",
       requests: Array(set.counts[worker]).fill({ hash: PASSWORD }),
       followUp: null,
       namePrefix: null,
-      timing,
+      timing: load.timing,
     }
   );
   const baseline = requestSide("echo relay, one scrypt hash", set, hashed, await set.close());
-  const cost = "password hash cost: scrypt N=16384, r=8, p=1 (the server's default)";
+  const cost = `password hash cost: ${HASH_COST}`;
   return [
     { name: "4a register", unit: "registrations/s", chat: register, baseline, notes: [cost] },
     {
@@ -253,7 +244,8 @@ export const registerAndLogin: Scenario = async (context) => {
       baseline,
       notes: [
         cost,
-        "each client logs in as a user it registered in 4a, then logs out (not timed), and repeats",
+        `${clients} clients, each logging in back to back as a user it registered in 4a, ` +
+        "then logging out (not timed)",
         "baseline (4a and 4b): the relay answers after one scrypt hash at that cost",
       ],
     },
@@ -261,19 +253,24 @@ export const registerAndLogin: Scenario = async (context) => {
 };
 
 export const idleClients: Scenario = async (context) => {
-  const { generator, profile, seeded } = context;
+  const { profile, seeded } = context;
   const users = seeded.userIds.slice(0, profile.idleClients);
+  const load = loadOf(context, profile.idleWorkers);
   const sides = await bothSides(context, (target) => {
-    const what = target.protocol === "chat" ? "chat server, SQLite" : "echo relay";
-    return idleSide(generator, target, what, users);
+    return idleSide(load, target, whatOf(target), users, profile.idleChatPairs);
   });
+  const logins = (rate: number) => rate.toLocaleString("en-US", { maximumFractionDigits: 0 });
   return [{
-    name: "5 idle logged-in clients",
-    unit: "logins/s",
-    ...sides,
+    name: `5 idle logged-in clients, ${profile.idleChatPairs} pairs of them chatting`,
+    unit: "msgs/s",
+    chat: sides.chat.side,
+    baseline: sides.baseline.side,
     notes: [
-      "rate and latency: connect + login of the idle clients (seeded users, cheap hash)",
-      "RSS per connection: server RSS after the logins minus before, divided by the clients",
+      `${users.length} clients over ${profile.idleWorkers} generator processes; rate and ` +
+      `latency: the one-to-one chat of ${profile.idleChatPairs} pairs among them`,
+      "KiB/conn: server RSS at the end of the chat minus before the clients came, ÷ clients",
+      `connect + login of the crowd: ${logins(sides.chat.loginsPerS)}/s (chat), ` +
+      `${logins(sides.baseline.loginsPerS)}/s (relay)`,
     ],
   }];
 };

@@ -1,10 +1,9 @@
 // One side of a comparison: a kind of load (ping-pong pairs, fan-out, request loops, idle
-// clients) driven against one target, chat server or echo relay alike, reduced to the figures
-// the report prints. The scenarios run each one twice: chat, then baseline.
+// clients with some chat) driven against one target, chat server or echo relay alike, reduced
+// to the figures the report prints. The scenarios run each one twice: chat, then baseline.
 
 import type { Timing } from "./commands.ts";
 import { ClientSet, deal, directMessage, pairUp, type Run, type Target } from "./client_set.ts";
-import { PASSWORD } from "./fixtures.ts";
 import type { Generator, Measured } from "./generator.ts";
 import { rssKb } from "./processes.ts";
 
@@ -27,6 +26,13 @@ export interface Side {
   rssKbPerConn?: number;
 }
 
+/** Where the clients of a side run: `workers` generator workers out of the generator's. */
+export interface Load {
+  generator: Generator;
+  workers: number;
+  timing: Timing;
+}
+
 function toSide(what: string, clients: number, run: Run, others: Measured[]): Side {
   const { measured, usage } = run;
   const all = [measured, ...others];
@@ -43,52 +49,62 @@ function toSide(what: string, clients: number, run: Run, others: Measured[]): Si
   };
 }
 
+/** Deals `ids` over the first `load.workers` workers; the other workers get none. */
+function spread(load: Load, ids: number[], chunk = 1): number[][] {
+  const used = deal(ids, Math.min(load.workers, load.generator.size), chunk);
+  return Array.from({ length: load.generator.size }, (_, worker) => used[worker] ?? []);
+}
+
+/** The pairs command for each worker: its first `limit` pairs of logged-in clients. */
+function pairsRun(set: ClientSet, timing: Timing, limit = Infinity): Promise<Run> {
+  const { protocol } = set.target;
+  return set.run((worker) => {
+    const pairs = pairUp(set.nodes[worker] ?? []).slice(0, limit);
+    return pairs.length === 0 ? null : {
+      op: "pairs",
+      pairs: pairs.map(([a, b]) => ({
+        a,
+        b,
+        aToB: directMessage(protocol, set.ids[worker][b]),
+        bToA: directMessage(protocol, set.ids[worker][a]),
+      })),
+      acked: protocol === "chat",
+      timing,
+    };
+  });
+}
+
 /** Ping-pong between pairs of `userIds`; also returns how many pairs spanned two nodes. */
 export async function pairsSide(
-  generator: Generator,
+  load: Load,
   target: Target,
   what: string,
   userIds: number[],
-  timing: Timing,
 ): Promise<{ side: Side; crossNodePairs: number; pairs: number }> {
-  const set = await ClientSet.open(generator, target, { ids: deal(userIds, generator.size, 2) });
-  const pairs = set.nodes.map(pairUp);
-  const run = await set.run((worker) =>
-    set.counts[worker] === 0 ? null : {
-      op: "pairs",
-      pairs: pairs[worker].map(([a, b]) => ({
-        a,
-        b,
-        aToB: directMessage(target.protocol, set.ids[worker][b]),
-        bToA: directMessage(target.protocol, set.ids[worker][a]),
-      })),
-      acked: target.protocol === "chat",
-      timing,
-    }
-  );
+  const set = await ClientSet.open(load.generator, target, { ids: spread(load, userIds, 2) });
+  const run = await pairsRun(set, load.timing);
   const closing = await set.close();
+  const pairs = set.nodes.flatMap((nodes) =>
+    pairUp(nodes ?? []).map(([a, b]) => [nodes[a], nodes[b]])
+  );
   return {
     side: toSide(what, set.size, run, [set.opening.measured, closing]),
-    crossNodePairs:
-      pairs.flatMap((list, worker) =>
-        list.filter(([a, b]) => set.nodes[worker][a] !== set.nodes[worker][b])
-      ).length,
-    pairs: pairs.flat().length,
+    crossNodePairs: pairs.filter(([a, b]) => a !== b).length,
+    pairs: pairs.length,
   };
 }
 
-/** The first member sends to the group; every other member must receive before the next. */
+/** The first member sends to the group (window `window`); every other member receives. */
 export async function fanoutSide(
-  generator: Generator,
+  load: Load,
   target: Target,
   what: string,
-  memberIds: number[],
-  groupId: number,
-  timing: Timing,
+  group: { memberIds: number[]; groupId: number; window: number },
 ): Promise<Side> {
   // One worker holds the whole group, so send and receive times come from one clock.
-  const ids = deal(memberIds, generator.size, memberIds.length);
-  const set = await ClientSet.open(generator, target, { ids });
+  const { memberIds, groupId, window } = group;
+  const ids = spread({ ...load, workers: 1 }, memberIds);
+  const set = await ClientSet.open(load.generator, target, { ids });
   const [, ...others] = memberIds;
   const run = await set.run((worker) =>
     worker !== 0 ? null : {
@@ -96,19 +112,20 @@ export async function fanoutSide(
       sender: 0,
       recipients: others.map((_, index) => index + 1),
       frame: target.protocol === "chat" ? { msgid: 10, groupid: groupId } : { to: others },
+      window,
       acked: target.protocol === "chat",
-      timing,
+      timing: load.timing,
     }
   );
   const closing = await set.close();
   return toSide(what, set.size, run, [set.opening.measured, closing]);
 }
 
-/** Connects `clients` clients that are not logged in, spread over the workers. */
-export function openAnonymous(generator: Generator, target: Target, clients: number) {
-  const counts = deal(Array.from({ length: clients }, (_, index) => index), generator.size)
+/** Connects `clients` clients that are not logged in, spread over the load's workers. */
+export function openAnonymous(load: Load, target: Target, clients: number) {
+  const counts = spread(load, Array.from({ length: clients }, (_, index) => index))
     .map((list) => list.length);
-  return ClientSet.open(generator, target, { counts });
+  return ClientSet.open(load.generator, target, { counts });
 }
 
 /** Summarises a request loop (register, login, scrypt) run on `set`. */
@@ -116,30 +133,36 @@ export function requestSide(what: string, set: ClientSet, run: Run, closing: Mea
   return toSide(what, set.size, run, [set.opening.measured, closing]);
 }
 
-/** Logs in `userIds` and leaves them idle: rate = connect + login; memory per connection. */
+/**
+ * Logs in `userIds` and keeps them connected; then `chatPairs` pairs of them chat (ping-pong)
+ * for one phase. Rate and latency are that chat's; RSS per connection is the servers' RSS at the
+ * end of the chat minus their RSS before the clients came, divided by the clients. Also returns
+ * the connect + login rate of the crowd.
+ */
 export async function idleSide(
-  generator: Generator,
+  load: Load,
   target: Target,
   what: string,
   userIds: number[],
-): Promise<Side> {
-  const servers = target.servers.map((server) => server.pid);
-  const totalRss = async () => (await Promise.all(servers.map(rssKb))).reduce((a, b) => a + b);
+  chatPairs: number,
+): Promise<{ side: Side; loginsPerS: number }> {
+  const pids = target.servers.map((server) => server.pid);
+  const totalRss = async () => (await Promise.all(pids.map(rssKb))).reduce((a, b) => a + b);
   await sleep(SETTLE_MS);
   const before = await totalRss();
-  const set = await ClientSet.open(generator, target, { ids: deal(userIds, generator.size) });
+  const set = await ClientSet.open(load.generator, target, { ids: spread(load, userIds) });
   await sleep(SETTLE_MS);
-  const after = await totalRss();
+  const perWorker = Math.ceil(chatPairs / Math.min(load.workers, load.generator.size));
+  const chat = await pairsRun(set, load.timing, perWorker);
   const closing = await set.close();
+  const opening = set.opening.measured;
   return {
-    ...toSide(what, set.size, set.opening, [closing]),
-    rssKb: after,
-    rssKbPerConn: (after - before) / set.size,
+    side: {
+      ...toSide(what, set.size, chat, [opening, closing]),
+      rssKbPerConn: (chat.usage.rssKb - before) / set.size,
+    },
+    loginsPerS: opening.windowMs > 0 ? opening.completed * 1000 / opening.windowMs : 0,
   };
-}
-
-export function loginWith(id: number): Record<string, unknown> {
-  return { msgid: 1, id, password: PASSWORD };
 }
 
 function sleep(ms: number): Promise<void> {

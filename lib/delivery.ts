@@ -3,6 +3,7 @@
 // as pending for its recipients before it gets here, so a push that cannot be handed over now
 // is not lost: it waits for the recipient's next login.
 
+import { setImmediate } from "node:timers";
 import { encodeFrame } from "./codec.ts";
 import type { Bus, Envelope, Presence } from "./cluster/types.ts";
 import type { Logger } from "./log.ts";
@@ -131,7 +132,7 @@ export class Delivery {
     this.#written.set(userId, [...(this.#written.get(userId) ?? []), mid]);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
-    setTimeout(() => void this.#flushWritten(), 0);
+    setImmediate(() => void this.#flushWritten());
   }
 
   async #flushWritten(): Promise<void> {

@@ -15,7 +15,28 @@ export const DEFAULT_SCRYPT_COST: ScryptCost = { N: 16384, r: 8, p: 1 };
 const KEY_BYTES = 32;
 const SALT_BYTES = 16;
 
-function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+/**
+ * Most derivations running at once. Each holds 128·N·r bytes (16 MiB at the default cost) and a
+ * core; without a bound, a flood of logins over many connections takes hundreds of MiB at once.
+ */
+const MAX_CONCURRENT_DERIVATIONS = 4;
+let derivations = 0;
+const waitingForDerivation: Array<() => void> = [];
+
+async function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
+  while (derivations >= MAX_CONCURRENT_DERIVATIONS) {
+    await new Promise<void>((resolve) => waitingForDerivation.push(resolve));
+  }
+  derivations++;
+  try {
+    return await deriveNow(password, salt, cost);
+  } finally {
+    derivations--;
+    waitingForDerivation.shift()?.();
+  }
+}
+
+function deriveNow(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     scrypt(
       password.normalize("NFC"),

@@ -1,6 +1,7 @@
 // Runs the repository contract against the embedded SQLite store, in memory and on disk.
 
 import assert from "node:assert/strict";
+import { StorageError } from "../lib/errors.ts";
 import { openSqliteStore } from "../lib/store/sqlite.ts";
 import { storeContract } from "./store_contract.ts";
 
@@ -30,4 +31,46 @@ Deno.test("sqlite store: data survives closing and reopening the file", async ()
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("sqlite store: appends of one turn commit together, a failing one alone is undone", async () => {
+  const store = openSqliteStore(":memory:");
+  try {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const message = (msg: string, recipients: number[]) => ({
+      senderId: a,
+      senderName: "a",
+      toId: b,
+      groupId: null,
+      msg,
+      time: "2026-01-02T03:04:05.678Z",
+      key: null,
+      recipients,
+    });
+    // Submitted in one turn: the middle one names a user that does not exist (foreign key).
+    const results = await Promise.allSettled([
+      store.messages.append(message("one", [b])),
+      store.messages.append(message("bad", [b, b + 100])),
+      store.messages.append(message("three", [b])),
+    ]);
+    assert.deepEqual(results.map((result) => result.status), [
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+    ]);
+    assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["one", "three"]);
+    const history = { userId: a, peerId: b, groupId: null, beforeMid: null, limit: 10 };
+    assert.deepEqual((await store.messages.history(history)).map((m) => m.msg), ["one", "three"]);
+  } finally {
+    await store.close();
+  }
+});
+
+Deno.test("sqlite store: work queued when the store closes fails with a StorageError", async () => {
+  const store = openSqliteStore(":memory:");
+  const a = await store.users.create("a", "h");
+  const pending = store.messages.acknowledge(a, [1]);
+  await store.close();
+  await assert.rejects(pending, (error) => error instanceof StorageError);
 });

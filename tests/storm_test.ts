@@ -14,7 +14,8 @@ import { formatReport, StormLedger } from "./support/storm_ledger.ts";
 
 const USERS = 300;
 const GROUP_SIZE = 10;
-const MESSAGES_PER_USER = 16;
+const PROBES = 10;
+const MESSAGES_PER_USER = 12;
 
 const ready = await serviceAvailable("MariaDB", () => tcpOpen("127.0.0.1", 3306)) &&
   await serviceAvailable("Redis", () => tcpOpen("127.0.0.1", 6379)) &&
@@ -44,10 +45,10 @@ Deno.test({
         messagesPerUser: MESSAGES_PER_USER,
         groupShare: 0.2,
       });
-      storm = new Storm({ port: cluster.port, ledger, plans, prng, thinkMs: 150 });
+      storm = new Storm({ port: cluster.port, ledger, plans, prng, thinkMs: 150, dropShare: 0.03 });
       const started = Date.now();
       const running = storm.run();
-      await within(60_000, "a third of the storm acknowledged", storm.untilAcked(USERS * 5));
+      await within(60_000, "a third of the storm acknowledged", storm.untilAcked(USERS * 4));
       const killedAt = ledger.acked;
       await cluster.kill("node-b");
       await sleep(500);
@@ -55,13 +56,14 @@ Deno.test({
       await within(90_000, "every message acknowledged", running);
       const stormMs = Date.now() - started;
       const { logins, reconnected } = storm.reconnects;
+      const probes = await within(60_000, "probes", storm.probeLive(PROBES, prng));
       await storm.settle(500, 10_000);
       await within(60_000, "every client drained", storm.drain());
       const report = ledger.report();
       console.log(formatReport("storm", report));
       console.log(
         `  killed node-b at ${killedAt} acked; ${reconnected} clients reconnected; ` +
-          `${logins} logins; storm took ${stormMs} ms`,
+          `${logins} logins; storm took ${stormMs} ms; ${probes}/${PROBES} probes arrived live`,
       );
       assert.deepEqual(report.problems, []);
       assert.equal(report.acked, report.planned, "every message was acknowledged in the end");
@@ -70,6 +72,8 @@ Deno.test({
       assert.equal(report.lost, 0, report.examples.join("\n"));
       assert.equal(report.delivered, report.expected, "a delivery nobody acknowledged");
       assert.equal(report.orderViolations, 0, report.examples.join("\n"));
+      assert.equal(report.deliveredAtDrain, 0, "pending messages waited past a login");
+      assert.equal(probes, PROBES, "live delivery between the servers works after the restart");
     } catch (error) {
       if (cluster) console.error(cluster.logs().slice(-4000));
       throw error;

@@ -35,6 +35,20 @@ if ARGV[3] == '0' then redis.call('DEL', KEYS[2])
 else redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) end
 return 0`;
 
+// Marks again the users this node holds whose user key is gone (Redis restarted empty, say),
+// never taking over a user whom another node holds now.
+// KEYS: this node's users set. ARGV: key prefix, this node's id, then user ids.
+const REASSERT = `
+for i = 3, #ARGV do
+  local key = ARGV[1] .. 'user:' .. ARGV[i]
+  if redis.call('EXISTS', key) == 0 then
+    redis.call('SET', key, ARGV[2])
+    redis.call('SADD', KEYS[1], ARGV[i])
+  end
+end
+return 0`;
+const REASSERT_BATCH = 1000;
+
 export interface RedisPresenceOptions {
   client: RedisClient;
   keys: RedisKeys;
@@ -52,6 +66,8 @@ export class RedisPresence implements Presence {
   #closed = false;
   /** Users whose release failed (Redis away); retried by the heartbeat and before a claim. */
   readonly #unreleased = new Set<number>();
+  /** Users claimed here and not released since; the heartbeat keeps them marked online. */
+  readonly #held = new Set<number>();
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
   static async start(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -73,11 +89,13 @@ export class RedisPresence implements Presence {
       keys: [keys.user(userId), keys.users(nodeId), keys.alive(nodeId)],
       arguments: [keys.prefix, nodeId, String(userId), String(livenessTtlMs)],
     });
+    if (claimed === 1) this.#held.add(userId);
     return claimed === 1;
   }
 
   /** Releases the user; if Redis is away, keeps retrying in the background (and throws). */
   async release(userId: number): Promise<void> {
+    this.#held.delete(userId);
     try {
       await this.#releaseNow(userId);
     } catch (error) {
@@ -139,7 +157,21 @@ export class RedisPresence implements Presence {
   #beat(): void {
     // An outage is reported by the connection itself; the next beat retries.
     markAlive(this.#options).catch(() => {});
+    this.#reassert().catch(() => {});
     for (const userId of this.#unreleased) this.#releaseNow(userId).catch(() => {});
+  }
+
+  async #reassert(): Promise<void> {
+    const { keys, nodeId } = this.#options;
+    const held = [...this.#held];
+    for (let start = 0; start < held.length; start += REASSERT_BATCH) {
+      // Filtered right before the call, so a release issued meanwhile is not undone.
+      const ids = held.slice(start, start + REASSERT_BATCH).filter((id) => this.#held.has(id));
+      await this.#eval("re-marking users", REASSERT, {
+        keys: [keys.users(nodeId)],
+        arguments: [keys.prefix, nodeId, ...ids.map(String)],
+      });
+    }
   }
 
   async #forget(ttlMs: number): Promise<void> {

@@ -1,10 +1,12 @@
 // The message log and pending deliveries on MySQL: Message keeps every message for history;
-// OfflineMessage has a row per recipient and message until the recipient acknowledges it; a
-// Mailbox row counts each user's pending deliveries so the cap is enforced without counting.
+// OfflineMessage has a row per recipient and message until the recipient acknowledges it. A
+// Mailbox row counts the deliveries added for each user since their rows were last counted:
+// acknowledging is a single DELETE, and only a user whose count passes the cap has their rows
+// counted (and, if really over, their oldest dropped).
 //
-// Locking: a transaction that touches pending deliveries first locks the Mailbox rows of the
-// users involved, in ascending user id, so appends and acknowledgements never deadlock on
-// each other (a deadlock from elsewhere is retried by inTransaction).
+// Locking: an append locks the Mailbox rows of its recipients first, in ascending user id, so
+// two appends never deadlock on each other (a deadlock from elsewhere is retried by
+// inTransaction).
 
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import {
@@ -52,32 +54,15 @@ export function mysqlMessages(pool: Pool, pendingCap: number): MessageRepository
       }),
     acknowledge: (userId, mids) =>
       run(async () => {
-        if (mids.length === 0) return;
-        await inTransaction(pool, async (connection) => {
-          const [mailbox] = await select(
-            connection,
-            "SELECT pending FROM Mailbox WHERE userid = ? FOR UPDATE",
-            [userId],
+        for (const batch of batches([...new Set(mids)])) {
+          await modify(
+            pool,
+            `DELETE FROM OfflineMessage WHERE userid = ? AND mid IN (${
+              placeholders(batch.length)
+            })`,
+            [userId, ...batch],
           );
-          if (!mailbox) return;
-          let removed = 0;
-          for (const batch of batches([...new Set(mids)])) {
-            const result = await modify(
-              connection,
-              `DELETE FROM OfflineMessage WHERE userid = ? AND mid IN (${
-                placeholders(batch.length)
-              })`,
-              [userId, ...batch],
-            );
-            removed += result.affectedRows;
-          }
-          if (removed > 0) {
-            await modify(connection, "UPDATE Mailbox SET pending = pending - ? WHERE userid = ?", [
-              removed,
-              userId,
-            ]);
-          }
-        });
+        }
       }),
     takeDropped: (userId) =>
       run(() =>
@@ -158,26 +143,31 @@ export function mysqlMessages(pool: Pool, pendingCap: number): MessageRepository
          WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
         [...batch, pendingCap],
       );
-      for (const row of full) {
-        await dropOldest(connection, Number(row.userid), Number(row.pending) - pendingCap);
-      }
+      for (const row of full) await enforceCap(connection, Number(row.userid), pendingCap);
     }
     const { key: _key, recipients: _recipients, ...fields } = message;
     return { mid, ...fields };
   }
 }
 
-/** Drops the user's `count` oldest pending deliveries and counts them as dropped. */
-async function dropOldest(connection: PoolConnection, userId: number, count: number) {
-  const { affectedRows } = await modify(
+/** Counts the user's pending rows and drops the oldest beyond the cap (Mailbox row locked). */
+async function enforceCap(connection: PoolConnection, userId: number, pendingCap: number) {
+  const [{ count }] = await select(
     connection,
-    "DELETE FROM OfflineMessage WHERE userid = ? ORDER BY mid LIMIT ?",
-    [userId, count],
+    "SELECT COUNT(*) AS count FROM OfflineMessage WHERE userid = ?",
+    [userId],
   );
+  const excess = Math.max(0, Number(count) - pendingCap);
+  if (excess > 0) {
+    await modify(connection, "DELETE FROM OfflineMessage WHERE userid = ? ORDER BY mid LIMIT ?", [
+      userId,
+      excess,
+    ]);
+  }
   await modify(
     connection,
-    "UPDATE Mailbox SET pending = pending - ?, dropped = dropped + ? WHERE userid = ?",
-    [affectedRows, affectedRows, userId],
+    "UPDATE Mailbox SET pending = ?, dropped = dropped + ? WHERE userid = ?",
+    [Number(count) - excess, excess, userId],
   );
 }
 

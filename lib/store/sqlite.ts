@@ -5,7 +5,7 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
 import type { GroupRole } from "../protocol.ts";
 import { sqliteMessages } from "./sqlite_messages.ts";
-import { messageOf, type Row, run } from "./sqlite_support.ts";
+import { messageOf, type Row, run, TurnBatch } from "./sqlite_support.ts";
 import {
   DEFAULT_PENDING_CAP,
   type FriendRepository,
@@ -185,7 +185,8 @@ class SqliteStore implements Repositories {
         }),
     };
 
-    this.messages = sqliteMessages(sql, tx, pendingCap);
+    const batch = new TurnBatch((text) => void sql(text).run());
+    this.messages = sqliteMessages(sql, tx, batch, pendingCap);
   }
 
   ping(): Promise<boolean> {

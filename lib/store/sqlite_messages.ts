@@ -1,8 +1,17 @@
 // The message log and pending deliveries on SQLite: messages are kept for history; each
-// recipient has a row per message until they acknowledge it; a mailbox row counts each user's
-// pending deliveries so the cap is enforced without counting rows.
+// recipient has a row per message until they acknowledge it. A mailbox row counts the
+// deliveries added for each user since their pending rows were last counted: acknowledging is a
+// single DELETE, and only a user whose count passes the cap has their rows counted (and, if
+// really over, their oldest dropped).
 
-import { type Prepare, type Row, run, type Transaction } from "./sqlite_support.ts";
+import {
+  type Prepare,
+  type Row,
+  run,
+  runBatched,
+  type Transaction,
+  type TurnBatch,
+} from "./sqlite_support.ts";
 import type { MessageRepository, NewMessage, StoredMessage } from "./types.ts";
 
 const COLUMNS = "mid, sender_id, sender_name, to_id, group_id, msg, time";
@@ -10,6 +19,7 @@ const COLUMNS = "mid, sender_id, sender_name, to_id, group_id, msg, time";
 export function sqliteMessages(
   sql: Prepare,
   tx: Transaction,
+  batch: TurnBatch,
   pendingCap: number,
 ): MessageRepository {
   const findByKey = (senderId: number, key: string) =>
@@ -33,37 +43,49 @@ export function sqliteMessages(
     return { mid: Number(result.lastInsertRowid), ...fields };
   };
 
-  const addPending = (userId: number, mid: number) => {
-    sql("INSERT INTO pending_deliveries (user_id, mid) VALUES (?, ?)").run(userId, mid);
-    const { pending } = sql(
-      `INSERT INTO mailboxes (user_id, pending) VALUES (?, 1)
-       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1 RETURNING pending`,
-    ).get(userId) as Row;
-    const excess = Number(pending) - pendingCap;
+  /** Adds `mid` to each recipient's pending deliveries, dropping the oldest past the cap. */
+  const addPending = (recipients: readonly number[], mid: number) => {
+    // One statement per step for all recipients (json_each), not one per recipient: a group
+    // message stays a handful of statements however large the group.
+    const ids = JSON.stringify(recipients);
+    sql("INSERT INTO pending_deliveries (user_id, mid) SELECT value, ? FROM json_each(?)")
+      .run(mid, ids);
+    sql(
+      `INSERT INTO mailboxes (user_id, pending) SELECT value, 1 FROM json_each(?) WHERE true
+       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1`,
+    ).run(ids);
+    const full = sql(
+      `SELECT user_id, pending FROM mailboxes
+       WHERE user_id IN (SELECT value FROM json_each(?)) AND pending > ?`,
+    ).all(ids, pendingCap);
+    for (const row of full) enforceCap(Number(row.user_id));
+  };
+
+  /** Counts the user's pending rows and drops the oldest beyond the cap. */
+  const enforceCap = (userId: number) => {
+    const { count } = sql("SELECT COUNT(*) AS count FROM pending_deliveries WHERE user_id = ?")
+      .get(userId) as Row;
+    const excess = Math.max(0, Number(count) - pendingCap);
     if (excess > 0) {
       sql(
         `DELETE FROM pending_deliveries WHERE user_id = ? AND mid IN (
            SELECT mid FROM pending_deliveries WHERE user_id = ? ORDER BY mid LIMIT ?)`,
       ).run(userId, userId, excess);
-      sql(
-        "UPDATE mailboxes SET pending = pending - ?, dropped = dropped + ? WHERE user_id = ?",
-      ).run(excess, excess, userId);
     }
+    sql("UPDATE mailboxes SET pending = ?, dropped = dropped + ? WHERE user_id = ?")
+      .run(Number(count) - excess, excess, userId);
   };
 
   return {
+    // Appends and acknowledgements, the busy writes, share one transaction per event-loop turn.
     append: (message) =>
-      run(() =>
-        tx(() => {
-          const earlier = message.key === null
-            ? undefined
-            : findByKey(message.senderId, message.key);
-          if (earlier) return { message: toMessage(earlier), duplicate: true };
-          const stored = insert(message);
-          for (const userId of message.recipients) addPending(userId, stored.mid);
-          return { message: stored, duplicate: false };
-        })
-      ),
+      runBatched(batch, () => {
+        const earlier = message.key === null ? undefined : findByKey(message.senderId, message.key);
+        if (earlier) return { message: toMessage(earlier), duplicate: true };
+        const stored = insert(message);
+        addPending([...new Set(message.recipients)], stored.mid);
+        return { message: stored, duplicate: false };
+      }),
     pending: (userId) =>
       run(() =>
         sql(
@@ -73,19 +95,11 @@ export function sqliteMessages(
         ).all(userId).map(toMessage)
       ),
     acknowledge: (userId, mids) =>
-      run(() => {
-        if (mids.length === 0) return;
-        tx(() => {
-          const remove = sql("DELETE FROM pending_deliveries WHERE user_id = ? AND mid = ?");
-          let removed = 0;
-          for (const mid of mids) removed += Number(remove.run(userId, mid).changes);
-          if (removed > 0) {
-            sql("UPDATE mailboxes SET pending = pending - ? WHERE user_id = ?").run(
-              removed,
-              userId,
-            );
-          }
-        });
+      mids.length === 0 ? Promise.resolve() : runBatched(batch, () => {
+        sql(
+          `DELETE FROM pending_deliveries
+           WHERE user_id = ? AND mid IN (SELECT value FROM json_each(?))`,
+        ).run(userId, JSON.stringify(mids));
       }),
     takeDropped: (userId) =>
       run(() =>

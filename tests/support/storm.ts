@@ -71,6 +71,8 @@ export interface StormOptions {
   prng: Prng;
   /** Mean pause before each send, ms. */
   thinkMs: number;
+  /** Chance that a client drops its connection (no logout) before a send, and reconnects. */
+  dropShare?: number;
   /** How long a request may go unanswered before the client gives up on the connection. */
   requestTimeoutMs?: number;
   /** How long a client keeps trying to log in before failing the storm. */
@@ -113,10 +115,51 @@ export class Storm {
    * pending for it, then once more to check that nothing is left.
    */
   async drain(concurrency = 50): Promise<void> {
+    this.#ledger.draining = true;
     const queue = [...this.users];
     await Promise.all(Array.from({ length: concurrency }, async () => {
       for (let user = queue.shift(); user; user = queue.shift()) await user.drain();
     }));
+  }
+
+  /**
+   * Sends `count` more messages, each from a client to one logged in on another server, and
+   * returns how many arrived as live pushes within `withinMs` (the rest wait to be drained).
+   */
+  async probeLive(count: number, prng: Prng, withinMs = 10_000): Promise<number> {
+    await this.#spread(prng);
+    let arrived = 0;
+    for (let n = 0; n < count; n++) {
+      const sender = prng.pick(this.users);
+      const others = this.users.filter((user) => user.node !== null && user.node !== sender.node);
+      if (sender.node === null || others.length === 0) continue;
+      const recipient = prng.pick(others);
+      const key = `probe${n}`;
+      const message: PlannedMessage = {
+        key,
+        senderId: sender.id,
+        msgid: 6,
+        target: recipient.id,
+        recipients: [recipient.id],
+        msg: `${key} are you there?`,
+      };
+      this.#ledger.plan(message);
+      await sender.send(message);
+      const mid = this.#ledger.ackedMid(key)!;
+      const deadline = Date.now() + withinMs;
+      while (!this.#ledger.hasReceived(recipient.id, mid) && Date.now() < deadline) await sleep(10);
+      if (this.#ledger.hasReceived(recipient.id, mid)) arrived++;
+    }
+    return arrived;
+  }
+
+  /** Logs clients in again until at least two servers hold some (at most 30 tries). */
+  async #spread(prng: Prng): Promise<void> {
+    for (let tries = 0; tries < 30; tries++) {
+      const nodes = new Set(this.users.map((user) => user.node));
+      if (nodes.size > 1) return;
+      await prng.pick(this.users).relogin();
+    }
   }
 
   /** Total logins and the number of clients that had to reconnect at least once. */
@@ -135,6 +178,8 @@ export class Storm {
 class StormUser {
   readonly id: number;
   logins = 0;
+  /** The server of the current login, as its reply said. */
+  node: string | null = null;
   readonly #plan: PlannedMessage[];
   readonly #options: StormOptions;
   readonly #prng: Prng;
@@ -157,6 +202,7 @@ class StormUser {
   async run(): Promise<void> {
     for (const message of this.#plan) {
       await sleep(this.#prng.int(0, 2 * this.#options.thinkMs));
+      if (this.#prng.chance(this.#options.dropShare ?? 0)) this.#link?.close();
       await this.#sendUntilAcknowledged(message);
     }
   }
@@ -175,10 +221,22 @@ class StormUser {
     await this.#logout();
   }
 
+  /** Logs out and in again, through the balancer. */
+  async relogin(): Promise<void> {
+    await this.#online();
+    await this.#logout();
+    await this.#online();
+  }
+
   close(): void {
     this.#closed = true;
     clearTimeout(this.#receiptTimer);
     this.#link?.close();
+  }
+
+  /** Sends until acknowledged (or refused for good). */
+  send(message: PlannedMessage): Promise<void> {
+    return this.#sendUntilAcknowledged(message);
   }
 
   async #sendUntilAcknowledged(message: PlannedMessage): Promise<void> {
@@ -225,6 +283,7 @@ class StormUser {
         this.#ledger.outcome("login", reply.errno);
         if (reply.errno === 0) {
           this.#link = link;
+          this.node = typeof reply.node === "string" ? reply.node : null;
           this.logins++;
           this.#scheduleReceipts();
           return { link, reply };
@@ -246,6 +305,7 @@ class StormUser {
     this.#ledger.outcome("logout", reply.errno);
     link.close();
     this.#link = null;
+    this.node = null;
   }
 
   #onPush(push: Frame, source: string): void {
@@ -255,12 +315,13 @@ class StormUser {
     this.#scheduleReceipts();
   }
 
-  #scheduleReceipts(): void {
+  /** Sends the receipts soon; after a failure, a little later. */
+  #scheduleReceipts(delayMs = 10): void {
     if (this.#closed || this.#unreceipted.size === 0) return;
     this.#receiptTimer ??= setTimeout(() => {
       this.#receiptTimer = undefined;
-      this.#flushReceipts().catch(() => this.#scheduleReceipts());
-    }, 10);
+      this.#flushReceipts().catch(() => this.#scheduleReceipts(this.#prng.int(100, 250)));
+    }, delayMs);
   }
 
   /** Sends RECEIPTs for everything received; what could not be acknowledged is kept for later. */

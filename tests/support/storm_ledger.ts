@@ -36,6 +36,8 @@ export interface StormReport {
   expected: number;
   /** Distinct (recipient, mid) pairs received. */
   delivered: number;
+  /** Deliveries first received while draining (after the storm, at a fresh login). */
+  deliveredAtDrain: number;
   /** Pushes received in all, duplicates included. */
   received: number;
   /** Pushes dropped by client-side dedupe (same recipient, same mid). */
@@ -66,6 +68,9 @@ export class StormLedger {
   readonly #problems: string[] = [];
   #acked = 0;
   #pushes = 0;
+  #deliveredAtDrain = 0;
+  /** Set once the storm is over and clients collect what is still pending. */
+  draining = false;
 
   get acked(): number {
     return this.#acked;
@@ -132,9 +137,20 @@ export class StormLedger {
     const count = counts.get(mid) ?? 0;
     counts.set(mid, count + 1);
     if (count > 0) return;
+    if (this.draining) this.#deliveredAtDrain++;
     let seen = this.#firstSeen.get(recipient);
     if (!seen) this.#firstSeen.set(recipient, seen = []);
     seen.push([mid, planned.senderId, source]);
+  }
+
+  /** The mid `key` was acknowledged with, if it was. */
+  ackedMid(key: string): number | null {
+    return this.#sent.get(key)?.ackedMid ?? null;
+  }
+
+  /** True once `recipient` has received `mid`. */
+  hasReceived(recipient: number, mid: number): boolean {
+    return this.#received.get(recipient)?.has(mid) ?? false;
   }
 
   problem(text: string): void {
@@ -185,6 +201,7 @@ export class StormLedger {
       acked: this.#acked,
       expected,
       delivered,
+      deliveredAtDrain: this.#deliveredAtDrain,
       received,
       duplicatesSuppressed: received - delivered,
       lost,

@@ -1,0 +1,115 @@
+// `deno task bench --quick` end to end: it runs, prints its table, and writes a JSON document
+// with figures for every scenario and their ratios to the baseline. It checks that numbers came
+// out, not how fast they are. The cluster scenario needs MariaDB, Redis and nginx: without them
+// it is skipped loudly (and CI=true fails).
+
+import assert from "node:assert/strict";
+import { nginxInstalled } from "./support/nginx.ts";
+import { serviceAvailable, tcpOpen } from "./support/services.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+const clusterReady = await serviceAvailable("MariaDB", () => tcpOpen("127.0.0.1", 3306)) &&
+  await serviceAvailable("Redis", () => tcpOpen("127.0.0.1", 6379)) &&
+  await serviceAvailable("nginx with the stream module", nginxInstalled);
+
+interface ScenarioJson {
+  name: string;
+  clients: number;
+  msgs_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  errors: number;
+  baseline_msgs_per_s: number;
+  ratio: number;
+  rss_kb_per_conn?: number;
+  problems: string[];
+}
+
+interface BenchRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+  scenarios: ScenarioJson[];
+}
+
+let running: Promise<BenchRun> | undefined;
+
+/** Runs the quick bench once for every test of this file. */
+function quickBench(): Promise<BenchRun> {
+  return running ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "chat-bench-test-" });
+    const json = `${dir}/bench.json`;
+    const only = clusterReady ? [] : ["--only", "1,3,4,5,6"];
+    try {
+      const output = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "bench", "--quick", "--json", json, ...only],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdin: "null",
+      }).output();
+      const decode = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
+      const document = await Deno.readTextFile(json).then(JSON.parse).catch(() => null);
+      return {
+        code: output.code,
+        stdout: decode(output.stdout),
+        stderr: decode(output.stderr),
+        scenarios: document?.scenarios ?? [],
+      };
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  })();
+}
+
+function scenario(run: BenchRun, prefix: string): ScenarioJson {
+  const found = run.scenarios.find((s) => s.name.startsWith(prefix));
+  assert.ok(found, `no scenario "${prefix}…" in the JSON; stderr:\n${run.stderr}`);
+  return found;
+}
+
+function assertFigures(figures: ScenarioJson): void {
+  const where = `${figures.name}: ${JSON.stringify(figures)}`;
+  assert.ok(Number.isInteger(figures.clients) && figures.clients > 0, where);
+  for (const key of ["msgs_per_s", "baseline_msgs_per_s", "ratio"] as const) {
+    assert.ok(Number.isFinite(figures[key]) && figures[key] > 0, `${key} of ${where}`);
+  }
+  for (const key of ["p50_ms", "p99_ms"] as const) {
+    assert.ok(Number.isFinite(figures[key]) && figures[key] >= 0, `${key} of ${where}`);
+  }
+  assert.ok(figures.p99_ms >= figures.p50_ms, where);
+  assert.equal(figures.errors, 0, `errors in ${where}`);
+}
+
+Deno.test("bench --quick: one node scenarios report figures and baseline ratios", async () => {
+  const run = await quickBench();
+  assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
+  assert.match(run.stdout, /chat ÷ baseline/);
+  assert.match(run.stdout, /targets on this machine:/);
+  const prefixes = [
+    "1 one-to-one",
+    "3 group fan-out, 10 members",
+    "3 group fan-out, 100 members",
+    "4a register",
+    "4b login",
+    "5 idle",
+    "6 scaling, 10 clients",
+    "6 scaling, 100 clients",
+  ];
+  for (const prefix of prefixes) assertFigures(scenario(run, prefix));
+  const idle = scenario(run, "5 idle");
+  assert.ok(
+    Number.isFinite(idle.rss_kb_per_conn) && idle.rss_kb_per_conn! > 0,
+    `rss_kb_per_conn: ${JSON.stringify(idle)}`,
+  );
+});
+
+Deno.test({
+  name: "bench --quick: the two-node cluster scenario through nginx reports figures",
+  ignore: !clusterReady,
+  async fn() {
+    const run = await quickBench();
+    assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
+    assertFigures(scenario(run, "2 one-to-one, 2 nodes"));
+  },
+});
