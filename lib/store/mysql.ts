@@ -37,7 +37,7 @@ export interface MysqlLocation {
 }
 
 const DEFAULT_PORT = 3306;
-const POOL_SIZE = 10;
+const POOL_SIZE = 20;
 const DATABASE_NAME = /^[A-Za-z0-9_]+$/;
 const SCHEMA_TABLES = [...MYSQL_SCHEMA.matchAll(/CREATE TABLE IF NOT EXISTS (\w+)/g)]
   .map((match) => match[1]);

@@ -50,15 +50,13 @@ export function sqliteMessages(
     const ids = JSON.stringify(recipients);
     sql("INSERT INTO pending_deliveries (user_id, mid) SELECT value, ? FROM json_each(?)")
       .run(mid, ids);
-    sql(
+    const counters = sql(
       `INSERT INTO mailboxes (user_id, pending) SELECT value, 1 FROM json_each(?) WHERE true
-       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1`,
-    ).run(ids);
-    const full = sql(
-      `SELECT user_id, pending FROM mailboxes
-       WHERE user_id IN (SELECT value FROM json_each(?)) AND pending > ?`,
-    ).all(ids, pendingCap);
-    for (const row of full) enforceCap(Number(row.user_id));
+       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1 RETURNING user_id, pending`,
+    ).all(ids);
+    for (const row of counters) {
+      if (Number(row.pending) > pendingCap) enforceCap(Number(row.user_id));
+    }
   };
 
   /** Counts the user's pending rows and drops the oldest beyond the cap. */
