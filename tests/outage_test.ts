@@ -82,7 +82,7 @@ Deno.test({
       relay.restore();
 
       await within(90_000, "every message acknowledged", running);
-      const probes = await within(60_000, "probes", storm.probeLive(PROBES, prng));
+      const probes = await within(90_000, "probes", storm.probeLive(PROBES, prng));
       await storm.settle(500, 10_000);
       await within(60_000, "every client drained", storm.drain());
       ledger.outcome("login", loginWithoutRedis);

@@ -82,6 +82,7 @@ export interface StormOptions {
 export class Storm {
   readonly users: StormUser[];
   readonly #ledger: StormLedger;
+  #closed = false;
 
   constructor(options: StormOptions) {
     this.#ledger = options.ledger;
@@ -90,14 +91,18 @@ export class Storm {
     );
   }
 
-  /** Every client sends its whole plan; resolves when all are acknowledged. */
+  /**
+   * Every client sends its whole plan; resolves when all are acknowledged and every client is
+   * logged in (one whose connection died after its last send has logged in again).
+   */
   async run(): Promise<void> {
     await Promise.all(this.users.map((user) => user.run()));
+    await Promise.all(this.users.map((user) => user.online()));
   }
 
-  /** Resolves once `count` messages have been acknowledged. */
+  /** Resolves once `count` messages have been acknowledged (or the storm is closed). */
   async untilAcked(count: number): Promise<void> {
-    while (this.#ledger.acked < count) await sleep(20);
+    while (this.#ledger.acked < count && !this.#closed) await sleep(20);
   }
 
   /** Waits until no push arrived for `quietMs` (at most `maxMs`). */
@@ -126,7 +131,7 @@ export class Storm {
    * Sends `count` more messages, each from a client to one logged in on another server, and
    * returns how many arrived as live pushes within `withinMs` (the rest wait to be drained).
    */
-  async probeLive(count: number, prng: Prng, withinMs = 10_000): Promise<number> {
+  async probeLive(count: number, prng: Prng, withinMs = 5_000): Promise<number> {
     await this.#spread(prng);
     let arrived = 0;
     for (let n = 0; n < count; n++) {
@@ -171,6 +176,7 @@ export class Storm {
   }
 
   close(): void {
+    this.#closed = true;
     for (const user of this.users) user.close();
   }
 }
@@ -219,6 +225,11 @@ class StormUser {
     const left = (check.reply.offlinemsg as unknown[]).length + Number(check.reply.offlinemore);
     if (left > 0) this.#ledger.problem(`user ${this.id} still had ${left} pending after receipts`);
     await this.#logout();
+  }
+
+  /** Logs in unless logged in already. */
+  async online(): Promise<void> {
+    await this.#online();
   }
 
   /** Logs out and in again, through the balancer. */
