@@ -58,8 +58,10 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_key ON messages (sender_id, client_key)
   WHERE client_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_by_pair ON messages (sender_id, to_id, mid);
-CREATE INDEX IF NOT EXISTS messages_by_group ON messages (group_id, mid);
+CREATE INDEX IF NOT EXISTS messages_by_pair ON messages (sender_id, to_id, mid)
+  WHERE to_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_by_group ON messages (group_id, mid)
+  WHERE group_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pending_deliveries (
   user_id INTEGER NOT NULL REFERENCES users(id),
   mid INTEGER NOT NULL REFERENCES messages(mid),

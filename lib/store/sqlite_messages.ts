@@ -116,11 +116,14 @@ export function sqliteMessages(
             `SELECT ${COLUMNS} FROM messages WHERE group_id = ? AND mid < ?
              ORDER BY mid DESC LIMIT ?`,
           ).all(groupId, before, limit)
+          // Two index ranges (one per direction) merged, rather than an OR no index serves.
           : sql(
-            `SELECT ${COLUMNS} FROM messages
-             WHERE ((sender_id = ? AND to_id = ?) OR (sender_id = ? AND to_id = ?)) AND mid < ?
+            `SELECT * FROM (
+               SELECT ${COLUMNS} FROM messages WHERE sender_id = ? AND to_id = ? AND mid < ?
+               UNION ALL
+               SELECT ${COLUMNS} FROM messages WHERE sender_id = ? AND to_id = ? AND mid < ?)
              ORDER BY mid DESC LIMIT ?`,
-          ).all(userId, peerId, peerId, userId, before, limit);
+          ).all(userId, peerId, before, peerId, userId, before, limit);
         return rows.map(toMessage).reverse();
       }),
   };

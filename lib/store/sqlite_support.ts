@@ -44,10 +44,11 @@ export function messageOf(error: unknown): string {
 
 /**
  * Group commit: work submitted during one turn of the event loop runs in a single SQLite
- * transaction, each piece inside its own savepoint so that one failure undoes only its own
- * changes. Every promise settles after the COMMIT, so a caller that is told "done" is durable.
- * One commit per turn instead of one per message is what lets the embedded store keep up with
- * a busy server: a commit writes every page the transaction touched to the WAL.
+ * transaction, and every promise settles after the COMMIT, so a caller told "done" is durable.
+ * When any piece fails, the whole transaction is rolled back and each piece runs again in a
+ * transaction of its own, so one failure undoes only its own changes. One commit per turn
+ * instead of one per message is what lets the embedded store keep up with a busy server: a
+ * commit writes every page the transaction touched to the WAL.
  */
 export class TurnBatch {
   readonly #exec: (sql: string) => void;
@@ -71,36 +72,34 @@ export class TurnBatch {
   #flush(): void {
     const queue = this.#queue;
     this.#queue = [];
-    const outcomes: Outcome[] = [];
+    const outcomes = this.#inTransaction(() => queue.map((item) => item.work()));
+    if (outcomes.ok) {
+      queue.forEach((item, index) => item.settle({ ok: true, value: outcomes.value[index] }));
+    } else if (queue.length === 1) {
+      queue[0].settle(outcomes);
+    } else {
+      for (const item of queue) item.settle(this.#inTransaction(item.work));
+    }
+  }
+
+  #inTransaction<T>(work: () => T): { ok: true; value: T } | { ok: false; error: unknown } {
     try {
       this.#exec("BEGIN IMMEDIATE");
     } catch (error) {
-      for (const item of queue) item.settle({ ok: false, error });
-      return;
-    }
-    for (const item of queue) {
-      this.#exec("SAVEPOINT work");
-      try {
-        outcomes.push({ ok: true, value: item.work() });
-        this.#exec("RELEASE work");
-      } catch (error) {
-        this.#exec("ROLLBACK TO work");
-        this.#exec("RELEASE work");
-        outcomes.push({ ok: false, error });
-      }
+      return { ok: false, error };
     }
     try {
+      const value = work();
       this.#exec("COMMIT");
+      return { ok: true, value };
     } catch (error) {
       try {
         this.#exec("ROLLBACK");
       } catch {
-        // The failed COMMIT already ended the transaction.
+        // A failed COMMIT may have ended the transaction already.
       }
-      for (const item of queue) item.settle({ ok: false, error });
-      return;
+      return { ok: false, error };
     }
-    queue.forEach((item, index) => item.settle(outcomes[index]));
   }
 }
 
