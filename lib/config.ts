@@ -90,7 +90,7 @@ export const SETTINGS: readonly FlagSpec[] = [
     flag: "pending-cap",
     env: "CHAT_PENDING_CAP",
     fallback: String(DEFAULT_PENDING_CAP),
-    help: "most undelivered messages kept per user",
+    help: "most unacknowledged messages kept per user; older ones are dropped and counted",
   },
   { flag: "log-level", env: "CHAT_LOG_LEVEL", fallback: "info", help: LOG_LEVELS.join("|") },
   { flag: "log-format", env: "CHAT_LOG_FORMAT", fallback: "pretty", help: LOG_FORMATS.join("|") },
@@ -109,16 +109,19 @@ export const SETTINGS: readonly FlagSpec[] = [
 ];
 
 export function usage(): string {
-  const lines = SETTINGS.map((s) =>
-    `  --${s.flag.padEnd(11)} ${s.env.padEnd(16)} ${s.help}${s.fallback ? ` [${s.fallback}]` : ""}`
-  );
+  const flagWidth = Math.max(...SETTINGS.map((s) => s.flag.length)) + 2;
+  const envWidth = Math.max(...SETTINGS.map((s) => s.env.length));
+  const row = (flag: string, env: string, meaning: string) =>
+    `  ${flag.padEnd(flagWidth)}  ${env.padEnd(envWidth)}  ${meaning}`;
   return [
     "Usage: chatserver [port] [options]",
     "",
-    "  flag          environment      meaning [default]",
-    ...lines,
-    "  --help                         show this help",
-    "  --version                      print the version",
+    row("flag", "environment", "meaning [default]"),
+    ...SETTINGS.map((s) =>
+      row(`--${s.flag}`, s.env, s.fallback ? `${s.help} [${s.fallback}]` : s.help)
+    ),
+    row("--help", "", "show this help"),
+    row("--version", "", "print the version"),
   ].join("\n");
 }
 
