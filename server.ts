@@ -67,12 +67,6 @@ async function run(config: ServerConfig): Promise<void> {
     await server.shutdown();
     throw error;
   }
-  console.log(
-    `chatserver ${denoConfig.version} listening on ${config.host}:${server.port}` +
-      ` node=${config.nodeId} store=${store.description}` +
-      ` cluster=${config.redis ?? "none (single server)"}` +
-      (admin ? ` metrics=http://${hostPort(config.metricsHost, admin.addr.port)}/metrics` : ""),
-  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -86,6 +80,13 @@ async function run(config: ServerConfig): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  // The banner comes last: whoever waits for it may signal the server at once.
+  console.log(
+    `chatserver ${denoConfig.version} listening on ${config.host}:${server.port}` +
+      ` node=${config.nodeId} store=${store.description}` +
+      ` cluster=${config.redis ?? "none (single server)"}` +
+      (admin ? ` metrics=http://${hostPort(config.metricsHost, admin.addr.port)}/metrics` : ""),
+  );
 }
 
 /** The metrics registry; prom-client is loaded only when metrics are on. */
