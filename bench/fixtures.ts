@@ -3,9 +3,9 @@
 // (bench/backends.ts). Their password hashes name a cheap scrypt cost (N=16, r=1, p=1; the server
 // verifies whatever cost a hash names), because logging in 15,000 users at the server's cost
 // would take about 15,000 × 50 ms of CPU. Scenario 4 measures registration and login at the
-// real cost.
+// real cost; scenario 7's loggers are users added with a hash at the real cost (addUsers).
 
-import { hashPassword } from "../lib/password.ts";
+import { hashPassword, type ScryptCost } from "../lib/password.ts";
 import { openStore } from "../lib/store/open.ts";
 import { DEFAULT_PENDING_CAP } from "../lib/store/types.ts";
 import { track } from "./cleanup.ts";
@@ -37,6 +37,31 @@ export async function seedStore(url: string, users: number, groupSizes: number[]
       groupIds.set(size, groupId);
     }
     return { userIds, groupIds };
+  } finally {
+    await store.close();
+  }
+}
+
+/**
+ * Adds `count` users named `<prefix><k>` to the store at `url`, each with its own hash of
+ * PASSWORD at `cost` (as registration would store it); returns their ids in order.
+ */
+export async function addUsers(
+  url: string,
+  prefix: string,
+  count: number,
+  cost: ScryptCost,
+): Promise<number[]> {
+  const hashes = await Promise.all(
+    Array.from({ length: count }, () => hashPassword(PASSWORD, cost)),
+  );
+  const store = await openStore(url, DEFAULT_PENDING_CAP);
+  try {
+    const ids: number[] = [];
+    for (const [index, hash] of hashes.entries()) {
+      ids.push(await store.users.create(`${prefix}${index}`, hash));
+    }
+    return ids;
   } finally {
     await store.close();
   }

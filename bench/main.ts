@@ -16,8 +16,9 @@ const USAGE = `Usage: deno task bench [--quick] [--json FILE] [--workers N] [--o
 
   --quick      a small run (well under a minute): 1 s phases, few clients
   --json FILE  also write the results as JSON to FILE
-  --workers N  generator processes for scenarios 1-4 and 6 [2]; scenario 5 uses its own count
-  --only LIST  run only these scenarios, e.g. --only 1,3 (default: 1-6)
+  --workers N  generator processes for scenarios 1-4, 6 and 7's chat [2]; scenario 5 uses its
+               own count; scenario 7 adds one more for its loggers
+  --only LIST  run only these scenarios, e.g. --only 1,3 (default: 1-7)
   --cpu-prof DIR  write a V8 CPU profile of every chat server to DIR (open in Chrome DevTools)`;
 
 function options() {
@@ -38,7 +39,9 @@ function options() {
   }
   const only = values.only.split(",").map(Number);
   if (!only.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= SCENARIOS.length)) {
-    throw new RangeError(`Cannot use --only ${values.only}: expected numbers from 1 to 6`);
+    throw new RangeError(
+      `Cannot use --only ${values.only}: expected numbers from 1 to ${SCENARIOS.length}`,
+    );
   }
   const profileDir = values["cpu-prof"];
   const denoFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
@@ -52,7 +55,8 @@ function header(mode: string, workers: number, machine: Record<string, unknown>)
     `chat server bench, ${mode} mode: ${machine.cpus} × ${machine.cpu_model}, ` +
     `${machine.memory_mb} MiB, ${machine.os}, deno ${machine.deno}, ` +
     `load average at start ${machine.loadavg}`,
-    `load: ${workers} generator process(es) (scenario 5: ${profile.idleWorkers}), separate ` +
+    `load: ${workers} generator process(es) (scenario 5: ${profile.idleWorkers}; scenario 7: ` +
+    `one more for the logins), separate ` +
     "from the servers; closed loops: a pair sends its next message when the previous one " +
     `arrived; the fan-out sender keeps ${profile.fanoutWindow} messages in flight`,
     `each phase: ${warmupMs} ms warm-up, then ${measureMs} ms measured; latency = send → ` +
@@ -64,8 +68,10 @@ function header(mode: string, workers: number, machine: Record<string, unknown>)
     "an anti-abuse default of 200 requests/s); everything else is the default",
     "baseline: bench/echo_server.ts, a length-prefixed JSON relay on the chat server's own " +
     "framing and connection code with no chat logic; ratios are chat ÷ baseline",
-    `users other than scenario 4's are seeded into the store with scrypt N=${SEED_COST.N}, ` +
-    `r=${SEED_COST.r}, p=${SEED_COST.p} so 15,000 logins take seconds`,
+    `users other than scenario 4's and scenario 7's loggers are seeded into the store with ` +
+    `scrypt N=${SEED_COST.N}, r=${SEED_COST.r}, p=${SEED_COST.p} so 15,000 logins take seconds`,
+    "scenario 7's baseline is not the relay: it is the same pairs on the same server measured " +
+    "quiet, before the login storm; its ratios are storm ÷ quiet",
     "CPU% srv/gen: CPU time of the server process(es) / of the generator processes over " +
     "the phase (100 = one core)",
     "caveat: from ~1,000 clients on, latency tails include the generator's own I/O scheduling " +
@@ -93,7 +99,12 @@ async function run(): Promise<void> {
   const outcomes: Outcome[] = [];
   const started = performance.now();
   try {
-    const processes = only.has(5) ? Math.max(workers, profile.idleWorkers) : workers;
+    const processes = Math.max(
+      workers,
+      only.has(5) ? profile.idleWorkers : 0,
+      // Scenario 7: the chat on `workers` processes, the loggers on one of their own.
+      only.has(7) ? workers + 1 : 0,
+    );
     await using generator = Generator.start(processes);
     await using dir = await tempDir();
     const seedFile = `${dir.path}/seed.db`;

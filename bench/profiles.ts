@@ -20,6 +20,12 @@ export interface Profile {
   idleWorkers: number;
   /** Scenario 6: client counts of the scaling curve. */
   scaling: number[];
+  /**
+   * Scenario 7: pairs chatting quiet, then during a login storm by `stormLoggers` connections
+   * (each logging in and out back to back as its own user, hashed at the server's real cost).
+   */
+  stormPairs: number;
+  stormLoggers: number;
 }
 
 export const PROFILES: Record<"quick" | "full", Profile> = {
@@ -34,6 +40,8 @@ export const PROFILES: Record<"quick" | "full", Profile> = {
     idleChatPairs: 20,
     idleWorkers: 2,
     scaling: [10, 100],
+    stormPairs: 20,
+    stormLoggers: 4,
   },
   full: {
     timing: { warmupMs: 1_000, measureMs: 5_000, drainMs: 5_000 },
@@ -46,6 +54,8 @@ export const PROFILES: Record<"quick" | "full", Profile> = {
     idleChatPairs: 100,
     idleWorkers: 3,
     scaling: [10, 100, 1_000, 10_000],
+    stormPairs: 100,
+    stormLoggers: 16,
   },
 };
 
@@ -56,5 +66,6 @@ export function usersNeeded(profile: Profile): number {
     ...profile.groupSizes,
     profile.idleClients,
     ...profile.scaling,
+    2 * profile.stormPairs,
   );
 }

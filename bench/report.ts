@@ -76,10 +76,10 @@ function ratio(chat: number | undefined, baseline: number | undefined): number |
   return chat === undefined || baseline === undefined ? undefined : chat / baseline;
 }
 
-function ratioRow(chat: Side, baseline: Side): string {
+function ratioRow(chat: Side, baseline: Side, label = "chat ÷ baseline"): string {
   const cell = (value: number | undefined) => value === undefined ? "" : `${number(value, 2)}×`;
   return row([
-    "  chat ÷ baseline",
+    `  ${label}`,
     "",
     cell(ratio(chat.rate, baseline.rate)),
     cell(ratio(chat.p50Ms, baseline.p50Ms)),
@@ -100,7 +100,7 @@ export function renderOutcome(outcome: Outcome): string {
     `${outcome.name} (${outcome.unit})`,
     sideRow(chat.what, chat),
     sideRow(`baseline: ${baseline.what}`, baseline),
-    ratioRow(chat, baseline),
+    ratioRow(chat, baseline, outcome.ratioLabel),
     ...outcome.notes.map((note) => `  note: ${note}`),
     ...[...chat.problems, ...baseline.problems].map((problem) => `  PROBLEM: ${problem}`),
   ];
@@ -126,7 +126,7 @@ function sideJson(side: Side) {
   };
 }
 
-function comparisonJson({ name, unit, chat, baseline, notes }: Comparison) {
+function comparisonJson({ name, unit, chat, baseline, notes, extra }: Comparison) {
   const { what: _what, ...figures } = sideJson(chat);
   return {
     name,
@@ -143,6 +143,7 @@ function comparisonJson({ name, unit, chat, baseline, notes }: Comparison) {
         ? {}
         : { rss_kb_per_conn: round(chat.rssKbPerConn / baseline.rssKbPerConn) }),
     },
+    ...extra,
     chat_what: chat.what,
     baseline: sideJson(baseline),
     notes,

@@ -1,13 +1,15 @@
 // The scenarios of `deno task bench`. Each runs a load against the real chat server (server.ts
 // in its own process), then the same load, with the same generator and client count, against
 // the echo relay baseline (bench/echo_server.ts), and returns both sides for the report.
+// Scenario 7 is the exception: its baseline is the same chat measured quiet, without the
+// login storm.
 
 import { DEFAULT_SCRYPT_COST } from "../lib/password.ts";
 import { startNginx } from "../tests/support/nginx.ts";
 import { clusterMissing, mysqlDatabase, redisPrefix } from "./backends.ts";
 import { track } from "./cleanup.ts";
 import type { Target } from "./client_set.ts";
-import { PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
+import { addUsers, PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
 import type { Generator } from "./generator.ts";
 import { type Service, startService } from "./processes.ts";
 import type { Profile } from "./profiles.ts";
@@ -15,6 +17,7 @@ import {
   fanoutSide,
   idleSide,
   type Load,
+  loginStormSides,
   openAnonymous,
   pairsSide,
   requestSide,
@@ -51,6 +54,10 @@ export interface Comparison {
   chat: Side;
   baseline: Side;
   notes: string[];
+  /** Label of the table's ratio row; "chat ÷ baseline" unless given. */
+  ratioLabel?: string;
+  /** Further figures of the scenario, added as they are to its JSON object. */
+  extra?: Record<string, number | null>;
 }
 
 export type Outcome = Comparison | { name: string; skipped: string };
@@ -59,10 +66,17 @@ export type Scenario = (context: Context) => Promise<Outcome[]>;
 
 let copies = 0;
 
-/** A chat server on a fresh copy of the seeded SQLite file, as one node with no cluster. */
-async function sqliteServer(context: Context): Promise<Service> {
+/**
+ * A chat server on a fresh copy of the seeded SQLite file, as one node with no cluster;
+ * `prepare` may add to the copy before the server opens it.
+ */
+async function sqliteServer(
+  context: Context,
+  prepare?: (url: string) => Promise<void>,
+): Promise<Service> {
   const file = `${context.dir}/chat-${++copies}.db`;
   await Deno.copyFile(context.seedFile, file);
+  await prepare?.(`sqlite:${file}`);
   const args = [...SERVER_FLAGS, "--db", `sqlite:${file}`, "--node-id", "bench"];
   return await startService("chatserver", SERVER, args, context.denoFlags);
 }
@@ -283,6 +297,61 @@ export const scaling: Scenario = async (context) => {
   return outcomes;
 };
 
+const fixed = (value: number, digits: number) =>
+  value.toLocaleString("en-US", { maximumFractionDigits: digits });
+const roundOrNull = (value: number) =>
+  Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;
+
+/**
+ * The issue's "logins never stall chat": pairs chat on one node (SQLite) for a quiet phase, then
+ * again while other connections log in and out back to back as users whose hashes have the
+ * server's real cost. The baseline is the quiet phase (same server, same connections).
+ */
+export const loginStorm: Scenario = async (context) => {
+  const { profile, seeded } = context;
+  const chatIds = seeded.userIds.slice(0, 2 * profile.stormPairs);
+  let loggerIds: number[] = [];
+  const addLoggers = async (url: string) => {
+    loggerIds = await addUsers(url, "storm", profile.stormLoggers, DEFAULT_SCRYPT_COST);
+  };
+  let sides: Awaited<ReturnType<typeof loginStormSides>>;
+  {
+    await using server = await sqliteServer(context, addLoggers);
+    const target = single("chat", server);
+    const what = "chat, SQLite, during the login storm";
+    sides = await loginStormSides(loadOf(context), target, what, chatIds, loggerIds);
+  }
+  const { quiet, storm, logins } = sides;
+  const p99Ratio = storm.p99Ms / quiet.p99Ms;
+  return [{
+    name: `7 chat during a login storm, ${profile.stormPairs} pairs`,
+    unit: "msgs/s",
+    chat: storm,
+    baseline: quiet,
+    ratioLabel: "storm ÷ quiet",
+    notes: [
+      `${profile.stormPairs} pairs ping-pong on one server for a phase with the loggers ` +
+      "connected but idle (the baseline row), then for another phase during the storm",
+      `login storm: ${logins.clients} other connections (a generator process of their own), ` +
+      "each logging in as its own user and out again back to back; hashes at the real cost, " +
+      HASH_COST,
+      `storm: ${fixed(logins.rate, 1)} logins/s in the chat's window, login p50 ` +
+      `${fixed(logins.p50Ms, 0)} ms, p99 ${fixed(logins.p99Ms, 0)} ms; chat p99 storm ÷ quiet ` +
+      `${fixed(p99Ratio, 2)}× (target ≤ 2×)`,
+    ],
+    extra: {
+      quiet_p99_ms: roundOrNull(quiet.p99Ms),
+      quiet_msgs_per_s: roundOrNull(quiet.rate),
+      p99_ratio: roundOrNull(p99Ratio),
+      loggers: logins.clients,
+      logins_per_s: roundOrNull(logins.rate),
+      login_p50_ms: roundOrNull(logins.p50Ms),
+      login_p99_ms: roundOrNull(logins.p99Ms),
+    },
+  }];
+};
+
+/** By number: `--only 4` runs SCENARIOS[3]. */
 export const SCENARIOS: Scenario[] = [
   oneToOne,
   oneToOneCluster,
@@ -290,4 +359,5 @@ export const SCENARIOS: Scenario[] = [
   registerAndLogin,
   idleClients,
   scaling,
+  loginStorm,
 ];

@@ -4,6 +4,7 @@
 
 import type { Timing } from "./commands.ts";
 import { ClientSet, deal, directMessage, pairUp, type Run, type Target } from "./client_set.ts";
+import { PASSWORD } from "./fixtures.ts";
 import type { Generator, Measured } from "./generator.ts";
 import { rssKb } from "./processes.ts";
 
@@ -162,6 +163,68 @@ export async function idleSide(
       rssKbPerConn: (chat.usage.rssKb - before) / set.size,
     },
     loginsPerS: opening.windowMs > 0 ? opening.completed * 1000 / opening.windowMs : 0,
+  };
+}
+
+/** Scenario 7's figures: the same pairs chatting quiet, then during a login storm. */
+export interface StormSides {
+  /** The chat with the loggers connected but idle; its errors include the connect + logins'. */
+  quiet: Side;
+  /** The chat during the storm; its errors include the storm's and the closing's. */
+  storm: Side;
+  /** The storm itself: logins/s in the storm's window (the chat's), latency of one login. */
+  logins: Side;
+}
+
+/**
+ * Logs in `chatIds` (pairs stay on one worker) on the first `load.workers` workers, but never on
+ * the last one, which holds `loggerIds.length` connections that are not logged in. Then two
+ * phases on the same connections: the pairs chat (ping-pong) with the loggers idle (quiet); then
+ * they chat again while every logger logs in as its user of `loggerIds` and out, back to back
+ * (storm). Both commands of the storm phase start together with the same timing, so the logins
+ * have warmed up when the chat's window opens and both windows cover the same time. The loggers
+ * have a process of their own, so waiting on slow logins never shares an event loop with the
+ * chat's clients.
+ */
+export async function loginStormSides(
+  load: Load,
+  target: Target,
+  what: string,
+  chatIds: number[],
+  loggerIds: number[],
+): Promise<StormSides> {
+  const { generator, timing } = load;
+  const loggerWorker = generator.size - 1;
+  if (loggerWorker < 1) {
+    throw new Error("Cannot run the login storm: it needs a generator process besides the chat's");
+  }
+  const chatLoad = { ...load, workers: Math.min(load.workers, loggerWorker) };
+  const chat = await ClientSet.open(generator, target, { ids: spread(chatLoad, chatIds, 2) });
+  const counts = Array.from(
+    { length: generator.size },
+    (_, worker) => worker === loggerWorker ? loggerIds.length : 0,
+  );
+  const loggers = await ClientSet.open(generator, target, { counts });
+  const quiet = await pairsRun(chat, timing);
+  const [storm, logins] = await Promise.all([
+    pairsRun(chat, timing),
+    loggers.run((worker) =>
+      worker !== loggerWorker ? null : {
+        op: "requests",
+        requests: loggerIds.map((id) => ({ msgid: 1, id, password: PASSWORD })),
+        followUp: { msgid: 3 },
+        namePrefix: null,
+        timing,
+      }
+    ),
+  ]);
+  // Closes every client on every worker: the loggers too.
+  const closing = await chat.close();
+  const openings = [chat.opening.measured, loggers.opening.measured];
+  return {
+    quiet: toSide("same pairs, no logins", chat.size, quiet, openings),
+    storm: toSide(what, chat.size, storm, [logins.measured, closing]),
+    logins: toSide("login storm", loggers.size, logins, []),
   };
 }
 

@@ -42,6 +42,7 @@ export function checkTargets(all: Outcome[], mode: "quick" | "full"): TargetChec
   const idle = find(outcomes, "5 idle", 15_000);
   const from = find(outcomes, "6 scaling, 100 clients");
   const to = find(outcomes, "6 scaling, 10000 clients");
+  const storm = find(outcomes, "7 chat during a login storm", 200);
   const notRun = "not run at this scale";
   return [
     ratioTarget(
@@ -89,6 +90,21 @@ export function checkTargets(all: Outcome[], mode: "quick" | "full"): TargetChec
       }
       : {
         target: "scaling: throughput at 10,000 clients > half of that at 100",
+        met: null,
+        detail: notRun,
+      },
+    storm
+      ? {
+        target: "logins never stall chat: storm p99 ≤ 2× quiet p99",
+        met: storm.chat.p99Ms <= 2 * storm.baseline.p99Ms &&
+          storm.chat.errors + storm.baseline.errors === 0,
+        detail: `100 pairs, p99 ${fixed(storm.baseline.p99Ms)} ms quiet → ` +
+          `${fixed(storm.chat.p99Ms)} ms during ${fixed(storm.extra?.logins_per_s ?? NaN, 1)} ` +
+          `logins/s (${fixed(storm.chat.p99Ms / storm.baseline.p99Ms)}×), ` +
+          `${storm.chat.errors + storm.baseline.errors} errors`,
+      }
+      : {
+        target: "logins never stall chat: storm p99 ≤ 2× quiet p99",
         met: null,
         detail: notRun,
       },

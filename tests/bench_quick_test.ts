@@ -23,6 +23,14 @@ interface ScenarioJson {
   baseline_msgs_per_s: number;
   ratio: number;
   rss_kb_per_conn?: number;
+  /** Scenario 7 (chat during a login storm): the quiet phase and the storm itself. */
+  quiet_p99_ms?: number;
+  quiet_msgs_per_s?: number;
+  p99_ratio?: number;
+  loggers?: number;
+  logins_per_s?: number;
+  login_p99_ms?: number;
+  baseline: { errors: number; p99_ms: number };
   problems: string[];
 }
 
@@ -40,7 +48,7 @@ function quickBench(): Promise<BenchRun> {
   return running ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "chat-bench-test-" });
     const json = `${dir}/bench.json`;
-    const only = clusterReady ? [] : ["--only", "1,3,4,5,6"];
+    const only = clusterReady ? [] : ["--only", "1,3,4,5,6,7"];
     try {
       const output = await new Deno.Command(Deno.execPath(), {
         args: ["task", "bench", "--quick", "--json", json, ...only],
@@ -95,6 +103,7 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
     "5 idle",
     "6 scaling, 10 clients",
     "6 scaling, 100 clients",
+    "7 chat during a login storm",
   ];
   for (const prefix of prefixes) assertFigures(scenario(run, prefix));
   const idle = scenario(run, "5 idle");
@@ -102,6 +111,23 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
     Number.isFinite(idle.rss_kb_per_conn) && idle.rss_kb_per_conn! > 0,
     `rss_kb_per_conn: ${JSON.stringify(idle)}`,
   );
+});
+
+Deno.test("bench --quick: chat during a login storm reports both p99s and the logins/s", async () => {
+  const run = await quickBench();
+  assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
+  assert.match(run.stdout, /logins never stall chat: storm p99 ≤ 2× quiet p99/);
+  const storm = scenario(run, "7 chat during a login storm");
+  const where = JSON.stringify(storm);
+  for (const key of ["quiet_p99_ms", "quiet_msgs_per_s", "p99_ratio", "logins_per_s"] as const) {
+    assert.ok(Number.isFinite(storm[key]) && storm[key]! > 0, `${key}: ${where}`);
+  }
+  assert.ok(Number.isInteger(storm.loggers) && storm.loggers! > 0, `loggers: ${where}`);
+  assert.ok(Number.isFinite(storm.login_p99_ms), `login_p99_ms: ${where}`);
+  // The baseline of this scenario is the quiet phase; ratios are storm ÷ quiet.
+  assert.equal(storm.quiet_p99_ms, storm.baseline.p99_ms, where);
+  assert.ok(Math.abs(storm.p99_ratio! - storm.p99_ms / storm.quiet_p99_ms!) < 0.01, where);
+  assert.equal(storm.baseline.errors, 0, `errors in the quiet phase: ${where}`);
 });
 
 Deno.test({
