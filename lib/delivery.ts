@@ -1,7 +1,8 @@
 // Hands pushes to the users they are for, wherever they are logged in: to a session on this
 // server, or through the bus to the server holding them. Every chat message is already stored
 // as pending for its recipients before it gets here, so a push that cannot be handed over now
-// is not lost: it waits for the recipient's next login.
+// is not lost: it waits for the recipient's next login, or for the sweep after the cluster
+// backend recovers (lib/redelivery.ts), for which Delivery remembers whom it failed to route.
 
 import { setImmediate } from "node:timers";
 import { encodeFrame } from "./codec.ts";
@@ -21,6 +22,9 @@ export interface DeliveryDeps {
   metrics?: ServerMetrics;
 }
 
+/** Most recipients remembered as not routed (Redis away) until the next recovery sweep. */
+export const UNROUTED_CAP = 10_000;
+
 export class Delivery {
   readonly #deps: DeliveryDeps;
   /** Pushes written to sessions that do not send receipts, to mark delivered in one go. */
@@ -28,6 +32,8 @@ export class Delivery {
   #flushScheduled = false;
   /** Sessions logging in here, with the pushes that came for them before their backlog went. */
   readonly #holding = new Map<number, { session: Session; pushes: ChatPush[] }>();
+  /** Recipients elsewhere whose pushes failed on a backend error, for the recovery sweep. */
+  #unrouted = new Set<number>();
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
@@ -44,7 +50,8 @@ export class Delivery {
     } catch (error) {
       this.#deps.metrics?.backendError(error);
       this.#deps.metrics?.leftPending(elsewhere.length);
-      log.warn("presence lookup failed; pushes wait for next login", { error });
+      this.rememberUnrouted(elsewhere);
+      log.warn("presence lookup failed; pushes wait for Redis to recover", { error });
       return;
     }
     const byNode = new Map<string, number[]>();
@@ -76,6 +83,29 @@ export class Delivery {
    */
   hold(userId: number, session: Session): void {
     this.#holding.set(userId, { session, pushes: [] });
+  }
+
+  /** True while `session` of `userId` is logging in (its backlog will carry what is pending). */
+  isHolding(userId: number, session: Session): boolean {
+    return this.#holding.get(userId)?.session === session;
+  }
+
+  /** The recipients remembered as not routed since the last call, forgotten now. */
+  takeUnrouted(): number[] {
+    const userIds = [...this.#unrouted];
+    this.#unrouted = new Set();
+    return userIds;
+  }
+
+  /**
+   * Remembers recipients whose pushes could not be routed, for the recovery sweep. Beyond the
+   * cap they are not remembered: their pushes wait for their next login.
+   */
+  rememberUnrouted(userIds: readonly number[]): void {
+    for (const userId of userIds) {
+      if (this.#unrouted.size >= UNROUTED_CAP) return;
+      this.#unrouted.add(userId);
+    }
   }
 
   /** Sends what was held for the session, except the mids its backlog already carried. */
@@ -123,7 +153,8 @@ export class Delivery {
     } catch (error) {
       this.#deps.metrics?.backendError(error);
       this.#deps.metrics?.leftPending(envelope.to.length);
-      this.#deps.log.warn("publish failed; pushes wait for next login", { error, node });
+      this.rememberUnrouted(envelope.to);
+      this.#deps.log.warn("publish failed; pushes wait for Redis to recover", { error, node });
     }
   }
 

@@ -1,6 +1,6 @@
 // The chat server: accepts TCP connections, feeds each one's frames to the dispatcher in order,
-// answers bad frames with ERROR, and on shutdown stops accepting, ends every session and closes
-// its backends.
+// answers bad frames with ERROR, re-sends pending messages when the cluster backend recovers,
+// and on shutdown stops accepting, ends every session and closes its backends.
 
 import type { Bus } from "./cluster/types.ts";
 import { ClientConnection } from "./connection.ts";
@@ -12,6 +12,7 @@ import type { ChatDeps, PasswordHasher } from "./handlers/context.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Presence } from "./cluster/types.ts";
+import { Redelivery } from "./redelivery.ts";
 import { SessionRegistry } from "./session.ts";
 import type { Repositories } from "./store/types.ts";
 import { MsgId } from "./protocol.ts";
@@ -46,6 +47,7 @@ const SHUTDOWN_NOTICE = {
 export class ChatServer {
   readonly deps: ChatDeps;
   readonly #options: ChatServerOptions;
+  readonly #redelivery: Redelivery;
   readonly #connections = new Set<ClientConnection>();
   readonly #handlers = new Set<Promise<void>>();
   #listener: Deno.TcpListener | null = null;
@@ -60,6 +62,14 @@ export class ChatServer {
       sessions,
       presence: options.presence,
       bus: options.bus,
+      messages: options.store.messages,
+      log: options.log,
+      metrics: options.metrics,
+    });
+    this.#redelivery = new Redelivery({
+      sessions,
+      delivery,
+      presence: options.presence,
       messages: options.store.messages,
       log: options.log,
       metrics: options.metrics,
@@ -87,13 +97,17 @@ export class ChatServer {
     return this.#connections.size;
   }
 
-  /** Clears this node's stale presence, subscribes to the bus and starts listening. */
+  /**
+   * Clears this node's stale presence, subscribes to the bus, starts listening, and re-sends
+   * pending messages whenever the bus or presence recovers from an outage.
+   */
   async start(): Promise<void> {
     const { presence, bus, hostname, port } = this.#options;
     await presence.clearStale();
     await bus.subscribe(presence.nodeId, (envelope) => {
       void this.deps.delivery.receive(envelope);
     });
+    this.#redelivery.watch(bus, presence);
     this.#listener = Deno.listen({ hostname, port, transport: "tcp" });
     this.#accepting = this.#acceptLoop(this.#listener);
     const idleTimeoutMs = this.#options.idleTimeoutMs ?? 90_000;
@@ -108,6 +122,7 @@ export class ChatServer {
   /** Stops accepting, ends every session (marking users offline) and closes the backends. */
   async shutdown(): Promise<void> {
     clearInterval(this.#idleSweep);
+    await this.#redelivery.stop();
     this.#listener?.close();
     await this.#accepting;
     const told = [...this.#connections].map((connection) => {

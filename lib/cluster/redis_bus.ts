@@ -1,8 +1,10 @@
 // The cluster bus on Redis pub/sub: one channel per node (`<prefix>node:<nodeId>`) carrying
 // envelopes as JSON. Publishing goes through the node's command connection; subscriptions live
-// on a connection of their own, which node-redis resubscribes after every reconnect.
+// on a connection of their own, which node-redis resubscribes after every reconnect. Both
+// connections are up when the bus is made, so each later "ready" is a reconnect (after the
+// resubscription, for the subscriber): recovery listeners hear of it.
 
-import type { Bus, Envelope, EnvelopeHandler } from "./types.ts";
+import type { Bus, Envelope, EnvelopeHandler, RecoveryListener } from "./types.ts";
 import {
   closeRedisClient,
   messageOf,
@@ -24,10 +26,18 @@ export interface RedisBusOptions {
 export class RedisBus implements Bus {
   readonly #options: RedisBusOptions;
   readonly #handlers = new Map<string, EnvelopeHandler>();
+  readonly #recoveryListeners: RecoveryListener[] = [];
   #closed = false;
 
   constructor(options: RedisBusOptions) {
     this.#options = options;
+    const reconnected = () => this.#recovered();
+    options.subscriber.on("ready", reconnected);
+    options.publisher.on("ready", reconnected);
+  }
+
+  onRecovered(listener: RecoveryListener): void {
+    this.#recoveryListeners.push(listener);
   }
 
   async subscribe(nodeId: string, handler: EnvelopeHandler): Promise<void> {
@@ -58,10 +68,22 @@ export class RedisBus implements Bus {
     if (this.#closed) return;
     this.#closed = true;
     this.#handlers.clear();
+    this.#recoveryListeners.length = 0;
     const { subscriber, releasePublisher } = this.#options;
     if (subscriber.isReady) await subscriber.unsubscribe().catch(() => {});
     await closeRedisClient(subscriber);
     await releasePublisher();
+  }
+
+  #recovered(): void {
+    if (this.#closed) return;
+    for (const listener of this.#recoveryListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#options.warn(`bus recovery listener failed: ${messageOf(error)}`);
+      }
+    }
   }
 
   #receive(nodeId: string, message: string): void {

@@ -3,7 +3,7 @@
 // online iff their user key names a node whose alive key exists, so a killed node's users lapse
 // within one liveness TTL with no per-user refresh.
 
-import type { Presence } from "./types.ts";
+import type { Presence, RecoveryListener } from "./types.ts";
 import { messageOf, type RedisClient, type RedisKeys, storage, type Warn } from "./redis_client.ts";
 
 // KEYS: user key, this node's users set, this node's alive key.
@@ -36,17 +36,19 @@ else redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) end
 return 0`;
 
 // Marks again the users this node holds whose user key is gone (Redis restarted empty, say),
-// never taking over a user whom another node holds now.
+// never taking over a user whom another node holds now; returns how many it marked.
 // KEYS: this node's users set. ARGV: key prefix, this node's id, then user ids.
 const REASSERT = `
+local marked = 0
 for i = 3, #ARGV do
   local key = ARGV[1] .. 'user:' .. ARGV[i]
   if redis.call('EXISTS', key) == 0 then
     redis.call('SET', key, ARGV[2])
     redis.call('SADD', KEYS[1], ARGV[i])
+    marked = marked + 1
   end
 end
-return 0`;
+return marked`;
 const REASSERT_BATCH = 1000;
 
 export interface RedisPresenceOptions {
@@ -68,6 +70,7 @@ export class RedisPresence implements Presence {
   readonly #unreleased = new Set<number>();
   /** Users claimed here and not released since; the heartbeat keeps them marked online. */
   readonly #held = new Set<number>();
+  readonly #recoveryListeners: RecoveryListener[] = [];
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
   static async start(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -129,6 +132,10 @@ export class RedisPresence implements Presence {
     return found;
   }
 
+  onRecovered(listener: RecoveryListener): void {
+    this.#recoveryListeners.push(listener);
+  }
+
   async clearStale(): Promise<void> {
     await this.#forget(this.#options.livenessTtlMs);
   }
@@ -146,6 +153,7 @@ export class RedisPresence implements Presence {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    this.#recoveryListeners.length = 0;
     try {
       await this.#forget(0);
     } catch (error) {
@@ -164,13 +172,27 @@ export class RedisPresence implements Presence {
   async #reassert(): Promise<void> {
     const { keys, nodeId } = this.#options;
     const held = [...this.#held];
+    let marked = 0;
     for (let start = 0; start < held.length; start += REASSERT_BATCH) {
       // Filtered right before the call, so a release issued meanwhile is not undone.
       const ids = held.slice(start, start + REASSERT_BATCH).filter((id) => this.#held.has(id));
-      await this.#eval("re-marking users", REASSERT, {
-        keys: [keys.users(nodeId)],
-        arguments: [keys.prefix, nodeId, ...ids.map(String)],
-      });
+      marked += Number(
+        await this.#eval("re-marking users", REASSERT, {
+          keys: [keys.users(nodeId)],
+          arguments: [keys.prefix, nodeId, ...ids.map(String)],
+        }),
+      );
+    }
+    if (marked > 0 && !this.#closed) this.#recovered();
+  }
+
+  #recovered(): void {
+    for (const listener of this.#recoveryListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.#options.warn(`presence recovery listener failed: ${messageOf(error)}`);
+      }
     }
   }
 

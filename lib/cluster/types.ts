@@ -15,6 +15,9 @@ export interface Envelope {
 
 export type EnvelopeHandler = (envelope: Envelope) => void;
 
+/** Told that pushes may have missed their recipients while a backend was away. */
+export type RecoveryListener = () => void;
+
 export interface Bus {
   /** Delivers every envelope published to `nodeId` to `handler`, until close. */
   subscribe(nodeId: string, handler: EnvelopeHandler): Promise<void>;
@@ -24,6 +27,12 @@ export interface Bus {
    * Throws StorageError when the bus itself is unreachable.
    */
   publish(nodeId: string, envelope: Envelope): Promise<boolean>;
+  /**
+   * Calls `listener` each time the bus works again after losing its connection: its subscription
+   * is re-established (envelopes published to this node meanwhile were lost) or it can publish
+   * again. A bus that cannot lose envelopes (the in-process one) never calls it.
+   */
+  onRecovered?(listener: RecoveryListener): void;
   close(): Promise<void>;
 }
 
@@ -40,5 +49,10 @@ export interface Presence {
   clearStale(): Promise<void>;
   /** True when the presence backend answers. */
   ping(): Promise<boolean>;
+  /**
+   * Calls `listener` each time this node had to mark its users online again (the presence
+   * backend lost them, e.g. Redis restarted empty): meanwhile they looked offline to the cluster.
+   */
+  onRecovered?(listener: RecoveryListener): void;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@
 
 import { decodeFrames } from "./frames.ts";
 import { InProcessCluster } from "../../lib/cluster/memory.ts";
+import type { Bus, Presence } from "../../lib/cluster/types.ts";
 import { Delivery } from "../../lib/delivery.ts";
 import { dispatch } from "../../lib/dispatcher.ts";
 import { endSession } from "../../lib/handlers/account.ts";
@@ -12,6 +13,7 @@ import { silentLogger } from "../../lib/log.ts";
 import { LoginThrottle } from "../../lib/rate_limit.ts";
 import { hashPassword, verifyPassword } from "../../lib/password.ts";
 import type { Frame } from "../../lib/protocol.ts";
+import { Redelivery } from "../../lib/redelivery.ts";
 import { type Session, SessionRegistry } from "../../lib/session.ts";
 import { openSqliteStore } from "../../lib/store/sqlite.ts";
 import type { Repositories } from "../../lib/store/types.ts";
@@ -95,17 +97,28 @@ export class TestCluster {
   readonly store: Repositories;
   readonly cluster = new InProcessCluster();
   readonly nodes = new Map<string, ChatDeps>();
+  /** Each node's recovery sweep, watching its bus and presence. */
+  readonly redeliveries = new Map<string, Redelivery>();
   time = new Date("2026-01-02T03:04:05.678Z");
 
   constructor(pendingCap?: number) {
     this.store = openSqliteStore(":memory:", pendingCap);
   }
 
-  async node(nodeId: string): Promise<ChatDeps> {
+  /**
+   * The node `nodeId`, made on first use with the in-process presence and bus or the wrappers
+   * `wrap` puts around them (to make them fail, say).
+   */
+  async node(
+    nodeId: string,
+    wrap: { presence?: (inner: Presence) => Presence; bus?: (inner: Bus) => Bus } = {},
+  ): Promise<ChatDeps> {
     const existing = this.nodes.get(nodeId);
     if (existing) return existing;
-    const presence = this.cluster.presence(nodeId);
-    const bus = this.cluster.bus();
+    const innerPresence = this.cluster.presence(nodeId);
+    const presence = wrap.presence?.(innerPresence) ?? innerPresence;
+    const innerBus = this.cluster.bus();
+    const bus = wrap.bus?.(innerBus) ?? innerBus;
     const sessions = new SessionRegistry();
     const delivery = new Delivery({
       sessions,
@@ -128,6 +141,15 @@ export class TestCluster {
       log: silentLogger,
     };
     await bus.subscribe(nodeId, (envelope) => void delivery.receive(envelope));
+    const redelivery = new Redelivery({
+      sessions,
+      delivery,
+      presence,
+      messages: this.store.messages,
+      log: silentLogger,
+    });
+    redelivery.watch(bus, presence);
+    this.redeliveries.set(nodeId, redelivery);
     this.nodes.set(nodeId, deps);
     return deps;
   }
@@ -136,8 +158,9 @@ export class TestCluster {
     return new TestClient(await this.node(nodeId));
   }
 
-  close(): Promise<void> {
-    return this.store.close();
+  async close(): Promise<void> {
+    for (const redelivery of this.redeliveries.values()) await redelivery.stop();
+    await this.store.close();
   }
 }
 
