@@ -46,8 +46,10 @@ CREATE TABLE IF NOT EXISTS group_members (
   PRIMARY KEY (group_id, user_id)
 );
 CREATE INDEX IF NOT EXISTS group_members_by_user ON group_members (user_id, group_id);
+-- The message log is only appended to, so the largest mid is never deleted and a plain rowid
+-- key (max + 1) keeps mids increasing, without AUTOINCREMENT's extra write per message.
 CREATE TABLE IF NOT EXISTS messages (
-  mid INTEGER PRIMARY KEY AUTOINCREMENT,
+  mid INTEGER PRIMARY KEY,
   sender_id INTEGER NOT NULL REFERENCES users(id),
   sender_name TEXT NOT NULL,
   to_id INTEGER REFERENCES users(id),

@@ -45,18 +45,34 @@ export function sqliteMessages(
 
   /** Adds `mid` to each recipient's pending deliveries, dropping the oldest past the cap. */
   const addPending = (recipients: readonly number[], mid: number) => {
-    // One statement per step for all recipients (json_each), not one per recipient: a group
-    // message stays a handful of statements however large the group.
-    const ids = JSON.stringify(recipients);
-    sql("INSERT INTO pending_deliveries (user_id, mid) SELECT value, ? FROM json_each(?)")
-      .run(mid, ids);
-    const counters = sql(
-      `INSERT INTO mailboxes (user_id, pending) SELECT value, 1 FROM json_each(?) WHERE true
-       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1 RETURNING user_id, pending`,
-    ).all(ids);
+    const counters = recipients.length === 1
+      ? addPendingOne(recipients[0], mid)
+      : addPendingSet(recipients, mid);
     for (const row of counters) {
       if (Number(row.pending) > pendingCap) enforceCap(Number(row.user_id));
     }
+  };
+
+  // One recipient (every one-to-one message): plain statements, about half the cost of the
+  // json_each ones below.
+  const addPendingOne = (recipient: number, mid: number) => {
+    sql("INSERT INTO pending_deliveries (user_id, mid) VALUES (?, ?)").run(recipient, mid);
+    return sql(
+      `INSERT INTO mailboxes (user_id, pending) VALUES (?, 1)
+       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1 RETURNING user_id, pending`,
+    ).all(recipient);
+  };
+
+  // One statement per step for all recipients (json_each), not one per recipient: a group
+  // message stays a handful of statements however large the group.
+  const addPendingSet = (recipients: readonly number[], mid: number) => {
+    const ids = JSON.stringify(recipients);
+    sql("INSERT INTO pending_deliveries (user_id, mid) SELECT value, ? FROM json_each(?)")
+      .run(mid, ids);
+    return sql(
+      `INSERT INTO mailboxes (user_id, pending) SELECT value, 1 FROM json_each(?) WHERE true
+       ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1 RETURNING user_id, pending`,
+    ).all(ids);
   };
 
   /** Counts the user's pending rows and drops the oldest beyond the cap. */
@@ -94,6 +110,10 @@ export function sqliteMessages(
       ),
     acknowledge: (userId, mids) =>
       mids.length === 0 ? Promise.resolve() : runBatched(batch, () => {
+        if (mids.length === 1) {
+          sql("DELETE FROM pending_deliveries WHERE user_id = ? AND mid = ?").run(userId, mids[0]);
+          return;
+        }
         sql(
           `DELETE FROM pending_deliveries
            WHERE user_id = ? AND mid IN (SELECT value FROM json_each(?))`,
