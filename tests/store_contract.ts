@@ -183,6 +183,71 @@ export function storeContract(
     assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["once"]);
   });
 
+  test("appends issued together each get their own mid and deliveries", async (store) => {
+    const users: number[] = [];
+    for (const name of ["a", "b", "c", "d"]) users.push(await store.users.create(name, "h"));
+    const [a, b, c, d] = users;
+    const groupId = await store.groups.create(a, "g", "");
+    const sent = Array.from(
+      { length: 40 },
+      (_, n) =>
+        n % 4 === 3
+          ? message(a, { groupId, msg: `g${n}`, recipients: [b, c, d] })
+          : message(users[n % 3], {
+            toId: users[(n % 3) + 1],
+            msg: `m${n}`,
+            recipients: [users[(n % 3) + 1]],
+          }),
+    );
+    const results = await Promise.all(sent.map((m) => store.messages.append(m)));
+    const mids = results.map((result) => result.message.mid);
+    assert.equal(new Set(mids).size, mids.length, "distinct mids");
+    assert.deepEqual(results.map((result) => result.message.msg), sent.map((m) => m.msg));
+    assert.ok(results.every((result) => !result.duplicate));
+    for (const user of users) {
+      const expected = results
+        .filter((_, n) => sent[n].recipients.includes(user))
+        .map((result) => result.message.mid)
+        .sort((x, y) => x - y);
+      assert.deepEqual((await store.messages.pending(user)).map((m) => m.mid), expected);
+    }
+    // Acknowledgements issued together, some overlapping, some for other users' messages.
+    const pendingOf = async (user: number) =>
+      (await store.messages.pending(user)).map((m) => m.mid);
+    const [ofB, ofC, ofD] = [await pendingOf(b), await pendingOf(c), await pendingOf(d)];
+    await Promise.all([
+      store.messages.acknowledge(b, ofB.slice(0, 5)),
+      store.messages.acknowledge(b, ofB.slice(3, 8)),
+      store.messages.acknowledge(c, ofC),
+      store.messages.acknowledge(d, ofB),
+    ]);
+    assert.deepEqual(await pendingOf(b), ofB.slice(8));
+    assert.deepEqual(await pendingOf(c), []);
+    assert.deepEqual(await pendingOf(d), ofD.filter((mid) => !ofB.includes(mid)));
+  });
+
+  test("a reused key among appends issued together affects only its own message", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const earlier = await store.messages.append(
+      message(a, { toId: b, key: "k-old", msg: "earlier", recipients: [b] }),
+    );
+    const results = await Promise.all([
+      store.messages.append(message(a, { toId: b, key: "k-1", msg: "one", recipients: [b] })),
+      store.messages.append(message(a, { toId: b, msg: "two", recipients: [b] })),
+      store.messages.append(message(a, { toId: b, key: "k-old", msg: "retry", recipients: [b] })),
+      store.messages.append(message(a, { toId: b, key: "k-1", msg: "one again", recipients: [b] })),
+    ]);
+    assert.deepEqual(results.map((result) => result.duplicate), [false, false, true, true]);
+    assert.deepEqual({ ...results[2].message }, { ...earlier.message });
+    assert.deepEqual({ ...results[3].message }, { ...results[0].message });
+    assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), [
+      "earlier",
+      "one",
+      "two",
+    ]);
+  });
+
   test("the history of a conversation pages backwards by mid", async (store) => {
     const a = await store.users.create("a", "h");
     const b = await store.users.create("b", "h");

@@ -6,7 +6,13 @@
 import assert from "node:assert/strict";
 import mysql from "mysql2/promise";
 import { StorageError } from "../lib/errors.ts";
-import { describeMysqlLocation, openMysqlStore, parseMysqlUrl } from "../lib/store/mysql.ts";
+import {
+  describeMysqlLocation,
+  insertReturningIn,
+  openMysqlStore,
+  parseMysqlUrl,
+} from "../lib/store/mysql.ts";
+import type { ServerFeatures } from "../lib/store/mysql_messages.ts";
 import type { Repositories } from "../lib/store/types.ts";
 import { storeContract } from "./store_contract.ts";
 import { freePort, serviceAvailable, tcpOpen } from "./support/services.ts";
@@ -33,6 +39,12 @@ const SCHEMA_TABLES = [
 storeContract(
   "mysql",
   (pendingCap) => openDroppingStore(freshDatabaseUrl(), pendingCap),
+  !available,
+);
+
+storeContract(
+  "mysql (without INSERT RETURNING, as on MySQL)",
+  (pendingCap) => openDroppingStore(freshDatabaseUrl(), pendingCap, { insertReturning: true }),
   !available,
 );
 
@@ -272,8 +284,12 @@ function freshDatabaseUrl(): string {
 }
 
 /** Opens a store whose close() also drops its database. */
-async function openDroppingStore(url: string, pendingCap?: number): Promise<Repositories> {
-  const store = await openMysqlStore(url, pendingCap);
+async function openDroppingStore(
+  url: string,
+  pendingCap?: number,
+  without?: Partial<ServerFeatures>,
+): Promise<Repositories> {
+  const store = await openMysqlStore(url, pendingCap, without);
   return {
     description: store.description,
     users: store.users,
@@ -384,3 +400,18 @@ function closeQuietly(connection: Deno.Conn): void {
     // Already closed by the end of its stream.
   }
 }
+
+Deno.test("mysql store: INSERT RETURNING is used on MariaDB 10.5 and later only", () => {
+  const cases: [string, boolean][] = [
+    ["10.11.19-MariaDB-0+deb12u1", true],
+    ["10.5.0-MariaDB", true],
+    ["11.4.2-MariaDB-ubu2404", true],
+    ["10.4.34-MariaDB", false],
+    ["8.0.36", false],
+    ["8.4.0-0ubuntu0.24.04.1", false],
+    ["5.5.5-10.11.6-MariaDB-log", false],
+  ];
+  for (const [version, expected] of cases) {
+    assert.equal(insertReturningIn(version), expected, version);
+  }
+});

@@ -5,7 +5,7 @@
 import mysql from "mysql2/promise";
 import type { Connection, Pool, RowDataPacket } from "mysql2/promise";
 import { StorageError } from "../errors.ts";
-import { mysqlMessages } from "./mysql_messages.ts";
+import { mysqlMessages, type ServerFeatures } from "./mysql_messages.ts";
 import { MYSQL_SCHEMA } from "./mysql_schema.ts";
 import {
   describeError,
@@ -51,9 +51,12 @@ const SCHEMA_TABLES = [...MYSQL_SCHEMA.matchAll(/CREATE TABLE IF NOT EXISTS (\w+
 export async function openMysqlStore(
   url: string,
   pendingCap: number = DEFAULT_PENDING_CAP,
+  /** Features to do without even if the server has them (tests of the other code path). */
+  without: Partial<ServerFeatures> = {},
 ): Promise<Repositories> {
   const location = parseMysqlUrl(url);
-  await prepareDatabase(location);
+  const offered = await prepareDatabase(location);
+  const server = { insertReturning: offered.insertReturning && !without.insertReturning };
   const pool = mysql.createPool({
     host: location.host,
     port: location.port,
@@ -69,7 +72,7 @@ export async function openMysqlStore(
     users: userRepository(pool),
     friends: friendRepository(pool),
     groups: groupRepository(pool),
-    messages: mysqlMessages(pool, pendingCap),
+    messages: mysqlMessages(pool, pendingCap, server),
     ping: () => pool.execute("SELECT 1").then(() => true, () => false),
     close: () => closing ??= pool.end(),
   };
@@ -112,11 +115,14 @@ function hostAndPort({ host, port }: MysqlLocation): string {
 }
 
 /** Creates the database and the tables when missing, on a connection of its own. */
-async function prepareDatabase(location: MysqlLocation): Promise<void> {
+/** Creates what is missing and says what the server can do. */
+async function prepareDatabase(location: MysqlLocation): Promise<ServerFeatures> {
   const connection = await connectForSetup(location);
   try {
     await ensureDatabase(connection, location.database);
     await ensureTables(connection, location.database);
+    const [[{ version }]] = await connection.query<RowDataPacket[]>("SELECT VERSION() AS version");
+    return { insertReturning: insertReturningIn(String(version)) };
   } catch (error) {
     throw new StorageError(
       `cannot prepare MySQL database ${location.database}: ${describeError(error)}`,
@@ -125,6 +131,12 @@ async function prepareDatabase(location: MysqlLocation): Promise<void> {
   } finally {
     await connection.end().catch(() => connection.destroy());
   }
+}
+
+/** MariaDB has INSERT ... RETURNING from 10.5 on; MySQL does not have it. */
+export function insertReturningIn(version: string): boolean {
+  const match = /^(\d+)\.(\d+)\..*mariadb/i.exec(version);
+  return match !== null && Number(match[1]) * 1000 + Number(match[2]) >= 10_005;
 }
 
 async function connectForSetup(location: MysqlLocation): Promise<Connection> {

@@ -4,43 +4,165 @@
 // acknowledging is a single DELETE, and only a user whose count passes the cap has their rows
 // counted (and, if really over, their oldest dropped).
 //
-// Locking: an append locks the Mailbox rows of its recipients first, in ascending user id, so
-// two appends never deadlock on each other (a deadlock from elsewhere is retried by
-// inTransaction).
+// Group commit: appends and acknowledgements arriving together (one event-loop turn, or while
+// earlier batches are in flight) share one transaction and multi-row statements (TurnQueue), so
+// the statements per message fall as the load rises. A batch the server refuses (a reused
+// idempotency key, say) is run again message by message, so only that message is affected.
+//
+// Locking: an append locks the Mailbox rows of its recipients in ascending user id, in one
+// statement, so two appends never deadlock on each other (a deadlock from elsewhere is retried
+// by inTransaction).
 
 import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import {
   batches,
   ER_DUP_ENTRY,
   inTransaction,
+  isServerError,
   modify,
   placeholders,
   run,
   select,
 } from "./mysql_support.ts";
-import type { MessageRepository, NewMessage, StoredMessage } from "./types.ts";
+import { TurnQueue } from "./turn_queue.ts";
+import type { AppendResult, MessageRepository, NewMessage, StoredMessage } from "./types.ts";
 
 const COLUMNS = "mid, senderid, sendername, toid, groupid, msg, time";
 
-export function mysqlMessages(pool: Pool, pendingCap: number): MessageRepository {
+/** Batches in flight at once (appends, acknowledgements) and the most messages in one. */
+const APPENDS_IN_FLIGHT = 4;
+const ACKS_IN_FLIGHT = 2;
+const MAX_BATCH = 64;
+
+/** What the server offers beyond what every supported MySQL and MariaDB has. */
+export interface ServerFeatures {
+  /** INSERT ... RETURNING (MariaDB 10.5+): a batch's messages get their mids in one statement. */
+  insertReturning: boolean;
+}
+
+export function mysqlMessages(
+  pool: Pool,
+  pendingCap: number,
+  server: ServerFeatures,
+): MessageRepository {
+  const appends = new TurnQueue<NewMessage, AppendResult>(appendAll, {
+    maxInFlight: APPENDS_IN_FLIGHT,
+    maxBatch: MAX_BATCH,
+  });
+  const acknowledgements = new TurnQueue<[number, number][], void>(acknowledgeAll, {
+    maxInFlight: ACKS_IN_FLIGHT,
+    maxBatch: MAX_BATCH,
+  });
+
+  /** Stores a batch in one transaction; if the server refuses it, each message on its own. */
+  async function appendAll(messages: NewMessage[]): Promise<PromiseSettledResult<AppendResult>[]> {
+    if (messages.length > 1) {
+      try {
+        const stored = await inTransaction(pool, (connection) => insert(connection, messages));
+        return stored.map((message) => ({
+          status: "fulfilled",
+          value: { message, duplicate: false },
+        }));
+      } catch (error) {
+        // Unreachable server: every message would fail the same way.
+        if (!isServerError(error)) throw error;
+      }
+    }
+    // One after another, in order: mids keep the order of submission, and of two messages
+    // with the same key the first is stored and the second finds it.
+    const outcomes: PromiseSettledResult<AppendResult>[] = [];
+    for (const message of messages) {
+      try {
+        outcomes.push({ status: "fulfilled", value: await appendOne(message) });
+      } catch (reason) {
+        outcomes.push({ status: "rejected", reason });
+      }
+    }
+    return outcomes;
+  }
+
+  /** Stores one message, or finds the earlier one its idempotency key names. */
+  async function appendOne(message: NewMessage): Promise<AppendResult> {
+    try {
+      const [stored] = await inTransaction(pool, (connection) => insert(connection, [message]));
+      return { message: stored, duplicate: false };
+    } catch (error) {
+      const duplicateKey = (error as { errno?: number }).errno === ER_DUP_ENTRY;
+      if (!duplicateKey || message.key === null) throw error;
+      const [earlier] = await select(
+        pool,
+        `SELECT ${COLUMNS} FROM Message WHERE senderid = ? AND clientkey = ?`,
+        [message.senderId, message.key],
+      );
+      if (!earlier) throw error;
+      return { message: toMessage(earlier), duplicate: true };
+    }
+  }
+
+  /** Deletes the (user, mid) deliveries of every acknowledgement in the batch. */
+  async function acknowledgeAll(
+    acknowledged: [number, number][][],
+  ): Promise<PromiseSettledResult<void>[]> {
+    const pairs = acknowledged.flat();
+    for (const batch of batches(pairs)) {
+      await modify(
+        pool,
+        `DELETE FROM OfflineMessage WHERE (userid, mid) IN (${
+          placeholders(batch.length, "(?, ?)")
+        })`,
+        batch.flat(),
+      );
+    }
+    return acknowledged.map(() => ({ status: "fulfilled", value: undefined }));
+  }
+
+  /** Stores the messages and a pending delivery for each recipient; trims who is over cap. */
+  async function insert(
+    connection: PoolConnection,
+    messages: NewMessage[],
+  ): Promise<StoredMessage[]> {
+    const mids = server.insertReturning && messages.length > 1
+      ? await insertReturningMids(connection, messages)
+      : await insertOneByOne(connection, messages);
+    const stored = messages.map(({ key: _key, recipients: _recipients, ...fields }, index) => ({
+      mid: mids[index],
+      ...fields,
+    }));
+    const deliveries = messages.flatMap((message, index) =>
+      [...new Set(message.recipients)].map((userId) => [userId, stored[index].mid])
+    );
+    const added = new Map<number, number>();
+    for (const [userId] of deliveries) added.set(userId, (added.get(userId) ?? 0) + 1);
+    const counts = [...added].sort(([a], [b]) => a - b);
+    for (const batch of batches(counts)) {
+      await modify(
+        connection,
+        `INSERT INTO Mailbox (userid, pending) VALUES ${placeholders(batch.length, "(?, ?)")}
+         ON DUPLICATE KEY UPDATE pending = pending + VALUES(pending)`,
+        batch.flat(),
+      );
+    }
+    for (const batch of batches(deliveries)) {
+      await modify(
+        connection,
+        `INSERT INTO OfflineMessage (userid, mid) VALUES ${placeholders(batch.length, "(?, ?)")}`,
+        batch.flat(),
+      );
+    }
+    for (const batch of batches(counts.map(([userId]) => userId))) {
+      const full = await select(
+        connection,
+        `SELECT userid, pending FROM Mailbox
+         WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
+        [...batch, pendingCap],
+      );
+      for (const row of full) await enforceCap(connection, Number(row.userid), pendingCap);
+    }
+    return stored;
+  }
+
   return {
-    append: (message) =>
-      run(async () => {
-        try {
-          const stored = await inTransaction(pool, (connection) => insert(connection, message));
-          return { message: stored, duplicate: false };
-        } catch (error) {
-          const duplicateKey = (error as { errno?: number }).errno === ER_DUP_ENTRY;
-          if (!duplicateKey || message.key === null) throw error;
-          const [earlier] = await select(
-            pool,
-            `SELECT ${COLUMNS} FROM Message WHERE senderid = ? AND clientkey = ?`,
-            [message.senderId, message.key],
-          );
-          if (!earlier) throw error;
-          return { message: toMessage(earlier), duplicate: true };
-        }
-      }),
+    append: (message) => run(() => appends.submit(message)),
     pending: (userId) =>
       run(async () => {
         const rows = await select(
@@ -53,17 +175,11 @@ export function mysqlMessages(pool: Pool, pendingCap: number): MessageRepository
         return rows.map(toMessage);
       }),
     acknowledge: (userId, mids) =>
-      run(async () => {
-        for (const batch of batches([...new Set(mids)])) {
-          await modify(
-            pool,
-            `DELETE FROM OfflineMessage WHERE userid = ? AND mid IN (${
-              placeholders(batch.length)
-            })`,
-            [userId, ...batch],
-          );
-        }
-      }),
+      mids.length === 0
+        ? Promise.resolve()
+        : run(() =>
+          acknowledgements.submit([...new Set(mids)].map((mid): [number, number] => [userId, mid]))
+        ),
     takeDropped: (userId) =>
       run(() =>
         inTransaction(pool, async (connection) => {
@@ -103,51 +219,53 @@ export function mysqlMessages(pool: Pool, pendingCap: number): MessageRepository
         return rows.map(toMessage).reverse();
       }),
   };
+}
 
-  /** Stores the message and a pending delivery for each recipient; trims who is over cap. */
-  async function insert(connection: PoolConnection, message: NewMessage): Promise<StoredMessage> {
-    const { insertId: mid } = await modify(
+const INSERT_MESSAGE =
+  "INSERT INTO Message (senderid, sendername, toid, groupid, msg, time, clientkey) VALUES ";
+const MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?)";
+
+function messageValues(message: NewMessage) {
+  return [
+    message.senderId,
+    message.senderName,
+    message.toId,
+    message.groupId,
+    message.msg,
+    message.time,
+    message.key,
+  ];
+}
+
+/** Inserts the messages one statement each; their mids in order. */
+async function insertOneByOne(connection: PoolConnection, messages: NewMessage[]) {
+  const mids: number[] = [];
+  for (const message of messages) {
+    const { insertId } = await modify(
       connection,
-      `INSERT INTO Message (senderid, sendername, toid, groupid, msg, time, clientkey)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      [
-        message.senderId,
-        message.senderName,
-        message.toId,
-        message.groupId,
-        message.msg,
-        message.time,
-        message.key,
-      ],
+      INSERT_MESSAGE + MESSAGE_ROW,
+      messageValues(message),
     );
-    const recipients = [...new Set(message.recipients)].sort((a, b) => a - b);
-    for (const batch of batches(recipients)) {
-      await modify(
-        connection,
-        `INSERT INTO Mailbox (userid, pending) VALUES ${placeholders(batch.length, "(?, 1)")}
-         ON DUPLICATE KEY UPDATE pending = pending + 1`,
-        [...batch],
-      );
-    }
-    for (const batch of batches(recipients)) {
-      await modify(
-        connection,
-        `INSERT INTO OfflineMessage (userid, mid) VALUES ${placeholders(batch.length, "(?, ?)")}`,
-        batch.flatMap((userId) => [userId, mid]),
-      );
-    }
-    for (const batch of batches(recipients)) {
-      const full = await select(
-        connection,
-        `SELECT userid, pending FROM Mailbox
-         WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
-        [...batch, pendingCap],
-      );
-      for (const row of full) await enforceCap(connection, Number(row.userid), pendingCap);
-    }
-    const { key: _key, recipients: _recipients, ...fields } = message;
-    return { mid, ...fields };
+    mids.push(insertId);
   }
+  return mids;
+}
+
+/** Inserts the messages in multi-row statements that return the new mids, in row order. */
+async function insertReturningMids(connection: PoolConnection, messages: NewMessage[]) {
+  const mids: number[] = [];
+  for (const batch of batches(messages)) {
+    const rows = await select(
+      connection,
+      `${INSERT_MESSAGE}${placeholders(batch.length, MESSAGE_ROW)} RETURNING mid`,
+      batch.flatMap(messageValues),
+    );
+    if (rows.length !== batch.length) {
+      throw new Error(`INSERT RETURNING gave ${rows.length} mids for ${batch.length} messages`);
+    }
+    mids.push(...rows.map((row) => Number(row.mid)));
+  }
+  return mids;
 }
 
 /** Counts the user's pending rows and drops the oldest beyond the cap (Mailbox row locked). */

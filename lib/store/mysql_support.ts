@@ -60,6 +60,11 @@ export async function inTransaction<T>(
   }
 }
 
+/** True for an error the server answered with (not a lost or refused connection). */
+export function isServerError(error: unknown): boolean {
+  return typeof (error as { sqlState?: unknown }).sqlState === "string";
+}
+
 function isLockConflict(error: unknown): boolean {
   const errno = (error as { errno?: number }).errno;
   return errno === ER_LOCK_DEADLOCK || errno === ER_LOCK_WAIT_TIMEOUT;

@@ -54,6 +54,12 @@ export type NewMessage = Omit<StoredMessage, "mid"> & {
   recipients: readonly number[];
 };
 
+/** What append did: stored `message`, or found it stored earlier under the same key. */
+export interface AppendResult {
+  message: StoredMessage;
+  duplicate: boolean;
+}
+
 export interface HistoryQuery {
   userId: number;
   /** The other user of a one-to-one conversation, or null with `groupId`. */
@@ -98,7 +104,7 @@ export interface MessageRepository {
    * A recipient with more than the store's pending cap loses their oldest pending deliveries;
    * they are counted (see takeDropped).
    */
-  append(message: NewMessage): Promise<{ message: StoredMessage; duplicate: boolean }>;
+  append(message: NewMessage): Promise<AppendResult>;
   /** Messages delivered to the user but not yet acknowledged, oldest first. */
   pending(userId: number): Promise<StoredMessage[]>;
   /** Marks messages as received by the user; mids not pending for them are ignored. */
