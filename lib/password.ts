@@ -18,8 +18,10 @@ const SALT_BYTES = 16;
 /**
  * Most derivations running at once. Each holds 128·N·r bytes (16 MiB at the default cost) and a
  * core; without a bound, a flood of logins over many connections takes hundreds of MiB at once.
+ * One core is left to the event loop, so a login storm never starves the chat: on 2 cores,
+ * one derivation at a time; never more than 4.
  */
-const MAX_CONCURRENT_DERIVATIONS = 4;
+const MAX_CONCURRENT_DERIVATIONS = Math.min(4, Math.max(1, navigator.hardwareConcurrency - 1));
 let derivations = 0;
 const waitingForDerivation: Array<() => void> = [];
 
