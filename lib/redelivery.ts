@@ -16,6 +16,11 @@ import type { MessageRepository } from "./store/types.ts";
 
 /** Sessions swept at the same time. */
 const SWEEP_CONCURRENCY = 4;
+/**
+ * Wait after a recovery report before sweeping: one Redis restart brings several (each
+ * connection, the presence re-marking), and they make one sweep.
+ */
+export const RECOVERY_SETTLE_MS = 250;
 /** First wait before retrying what a sweep could not do; doubled up to the maximum. */
 export const RETRY_FIRST_MS = 500;
 export const RETRY_MAX_MS = 30_000;
@@ -40,6 +45,9 @@ export class Redelivery {
   #failed = new Set<number>();
   /** Something of the last sweep failed: a retry is due after `#retryDelayMs`. */
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A sweep due once recovery reports settle, and what settles when it is done. */
+  #settleTimer: ReturnType<typeof setTimeout> | undefined;
+  #settled: { promise: Promise<void>; resolve: () => void } | undefined;
   #retryDelayMs: number;
   /** What made the last sweep fail, for the retry's warning. */
   #lastError: unknown;
@@ -50,11 +58,24 @@ export class Redelivery {
     this.#retryDelayMs = deps.retryFirstMs ?? RETRY_FIRST_MS;
   }
 
-  /** Sweeps each time the bus or the presence reports a recovery (if they ever do). */
+  /**
+   * Sweeps after the bus or the presence reports a recovery (if they ever do), once the reports
+   * of the same outage have settled.
+   */
   watch(bus: Bus, presence: Presence): void {
-    const sweep = () => void this.sweep();
-    bus.onRecovered?.(sweep);
-    presence.onRecovered?.(sweep);
+    const sweepSoon = () => this.#sweepSoon();
+    bus.onRecovered?.(sweepSoon);
+    presence.onRecovered?.(sweepSoon);
+  }
+
+  #sweepSoon(): void {
+    if (this.#stopped || this.#settleTimer !== undefined) return;
+    const settled = this.#settled ??= Promise.withResolvers<void>();
+    this.#settleTimer = setTimeout(() => {
+      this.#settleTimer = undefined;
+      this.#settled = undefined;
+      void this.sweep().then(settled.resolve);
+    }, RECOVERY_SETTLE_MS);
   }
 
   /**
@@ -68,6 +89,7 @@ export class Redelivery {
 
   /** Resolves when no sweep is under way or due (a retry may be scheduled). */
   async idle(): Promise<void> {
+    await this.#settled?.promise;
     await this.#running;
   }
 
@@ -75,6 +97,10 @@ export class Redelivery {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
+    clearTimeout(this.#settleTimer);
+    this.#settleTimer = undefined;
+    this.#settled?.resolve();
+    this.#settled = undefined;
     await this.idle();
   }
 

@@ -92,6 +92,10 @@ redeliveryTest("what a node missed while its bus was down comes when it is back"
   await alice.request({ msgid: 6, toid: bobId, msg: "during" });
   await settle();
   assert.deepEqual(bob.pushes(), [], "the envelope was lost");
+  // One outage, several reports (each connection, the presence): one sweep.
+  bobBus.recover();
+  bobBus.recover();
+  await settle();
   bobBus.recover();
   await c.redeliveries.get("node-b")!.idle();
   // Everything pending comes again (before was never receipted); the client dedupes by mid.
