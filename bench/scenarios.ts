@@ -64,6 +64,11 @@ export type Outcome = Comparison | { name: string; skipped: string };
 
 export type Scenario = (context: Context) => Promise<Outcome[]>;
 
+const fixed = (value: number, digits: number) =>
+  value.toLocaleString("en-US", { maximumFractionDigits: digits });
+const roundOrNull = (value: number) =>
+  Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;
+
 let copies = 0;
 
 /**
@@ -274,6 +279,8 @@ export const idleClients: Scenario = async (context) => {
     return idleSide(load, target, whatOf(target), users, profile.idleChatPairs);
   });
   const logins = (rate: number) => rate.toLocaleString("en-US", { maximumFractionDigits: 0 });
+  const kib = (value: number) =>
+    `${value.toLocaleString("en-US", { maximumFractionDigits: 1 })} KiB/conn`;
   return [{
     name: `5 idle logged-in clients, ${profile.idleChatPairs} pairs of them chatting`,
     unit: "msgs/s",
@@ -282,10 +289,14 @@ export const idleClients: Scenario = async (context) => {
     notes: [
       `${users.length} clients over ${profile.idleWorkers} generator processes; rate and ` +
       `latency: the one-to-one chat of ${profile.idleChatPairs} pairs among them`,
-      "KiB/conn: server RSS at the end of the chat minus before the clients came, ÷ clients",
+      "KiB/conn: server RSS with every client logged in and idle, minus before they came, " +
+      `÷ clients; at the end of the chat: ${kib(sides.chat.afterChatKbPerConn)} (chat), ` +
+      `${kib(sides.baseline.afterChatKbPerConn)} (relay), which adds the garbage of the chat ` +
+      "that V8 has not collected yet (it lets the heap grow with what is live)",
       `connect + login of the crowd: ${logins(sides.chat.loginsPerS)}/s (chat), ` +
       `${logins(sides.baseline.loginsPerS)}/s (relay)`,
     ],
+    extra: { rss_kb_per_conn_after_chat: roundOrNull(sides.chat.afterChatKbPerConn) },
   }];
 };
 
@@ -296,11 +307,6 @@ export const scaling: Scenario = async (context) => {
   }
   return outcomes;
 };
-
-const fixed = (value: number, digits: number) =>
-  value.toLocaleString("en-US", { maximumFractionDigits: digits });
-const roundOrNull = (value: number) =>
-  Number.isFinite(value) ? Math.round(value * 1000) / 1000 : null;
 
 /**
  * The issue's "logins never stall chat": pairs chat on one node (SQLite) for a quiet phase, then

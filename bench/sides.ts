@@ -146,13 +146,15 @@ export async function idleSide(
   what: string,
   userIds: number[],
   chatPairs: number,
-): Promise<{ side: Side; loginsPerS: number }> {
+): Promise<{ side: Side; loginsPerS: number; afterChatKbPerConn: number }> {
   const pids = target.servers.map((server) => server.pid);
   const totalRss = async () => (await Promise.all(pids.map(rssKb))).reduce((a, b) => a + b);
   await sleep(SETTLE_MS);
   const before = await totalRss();
   const set = await ClientSet.open(load.generator, target, { ids: spread(load, userIds) });
   await sleep(SETTLE_MS);
+  // Every client logged in and idle: what the connections themselves cost.
+  const idle = await totalRss();
   const perWorker = Math.ceil(chatPairs / Math.min(load.workers, load.generator.size));
   const chat = await pairsRun(set, load.timing, perWorker);
   const closing = await set.close();
@@ -160,9 +162,11 @@ export async function idleSide(
   return {
     side: {
       ...toSide(what, set.size, chat, [opening, closing]),
-      rssKbPerConn: (chat.usage.rssKb - before) / set.size,
+      rssKbPerConn: (idle - before) / set.size,
     },
     loginsPerS: opening.windowMs > 0 ? opening.completed * 1000 / opening.windowMs : 0,
+    // Adds the chat's garbage that V8 has not collected yet.
+    afterChatKbPerConn: (chat.usage.rssKb - before) / set.size,
   };
 }
 
