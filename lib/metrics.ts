@@ -38,6 +38,11 @@ export interface ServerMetrics {
   loginFailed(): void;
   /** A request was refused by the per-connection rate limit. */
   rateLimited(): void;
+  /**
+   * A sweep after a Redis recovery ended, having pushed this many pending deliveries again (to
+   * sessions here, or forwarded to other servers).
+   */
+  redelivered(count: number): void;
 }
 
 /** Live numbers read at scrape time. */
@@ -85,6 +90,8 @@ export class PrometheusMetrics implements ServerMetrics {
   readonly #leftPending: Counter;
   readonly #loginFailures: Counter;
   readonly #rateLimited: Counter;
+  readonly #sweeps: Counter;
+  readonly #redelivered: Counter;
 
   constructor(build: { version: string; node: string }) {
     const registers = [this.registry];
@@ -178,7 +185,8 @@ export class PrometheusMetrics implements ServerMetrics {
     this.#leftPending = new Counter({
       name: "chat_offline_deliveries_total",
       help: "Recipients of a message not reached live (offline, or their server or Redis " +
-        "unreachable); the stored message waits for their next login.",
+        "unreachable); the stored message waits for their next login, or for the sweep " +
+        "after Redis recovers.",
       registers,
     });
     this.#loginFailures = new Counter({
@@ -189,6 +197,17 @@ export class PrometheusMetrics implements ServerMetrics {
     this.#rateLimited = new Counter({
       name: "chat_rate_limited_requests_total",
       help: "Requests refused by the per-connection rate limit.",
+      registers,
+    });
+    this.#sweeps = new Counter({
+      name: "chat_redelivery_sweeps_total",
+      help: "Sweeps after a Redis recovery that pushed pending messages again (retries included).",
+      registers,
+    });
+    this.#redelivered = new Counter({
+      name: "chat_redelivered_total",
+      help: "Pending deliveries pushed again by those sweeps (clients drop what they already " +
+        "have by mid).",
       registers,
     });
   }
@@ -252,5 +271,10 @@ export class PrometheusMetrics implements ServerMetrics {
 
   rateLimited(): void {
     this.#rateLimited.inc();
+  }
+
+  redelivered(count: number): void {
+    this.#sweeps.inc();
+    if (count > 0) this.#redelivered.inc(count);
   }
 }

@@ -52,6 +52,8 @@ export class Redelivery {
   /** What made the last sweep fail, for the retry's warning. */
   #lastError: unknown;
   #stopped = false;
+  /** Deliveries pushed again by the sweep under way. */
+  #resent = 0;
 
   constructor(deps: RedeliveryDeps) {
     this.#deps = deps;
@@ -145,11 +147,13 @@ export class Redelivery {
       sessions: local.length,
       unrouted: unrouted.length,
     });
+    this.#resent = 0;
     let next = 0;
     await Promise.all(Array.from({ length: SWEEP_CONCURRENCY }, async () => {
       while (next < local.length && !this.#stopped) await this.#resendLocal(local[next++]);
     }));
     const forwarded = await this.#forward(unrouted.filter((userId) => !sessions.get(userId)));
+    this.#deps.metrics?.redelivered(this.#resent);
     return forwarded && this.#failed.size === 0;
   }
 
@@ -166,6 +170,7 @@ export class Redelivery {
         if (delivery.isHolding(userId, session)) return;
         const batch = pending.slice(start, start + BACKLOG_BATCH).map(pushOf);
         for (const push of batch) session.send(push);
+        this.#resent += batch.length;
         if (!await session.written()) return;
         if (!session.receipts) await messages.acknowledge(userId, batch.map((push) => push.mid));
       }
@@ -198,6 +203,7 @@ export class Redelivery {
         for (let start = 0; start < pending.length; start += BACKLOG_BATCH) {
           const batch = pending.slice(start, start + BACKLOG_BATCH);
           await Promise.all(batch.map((push) => delivery.deliver([userId], push)));
+          this.#resent += batch.length;
         }
       } catch (error) {
         delivery.rememberUnrouted([userId]);

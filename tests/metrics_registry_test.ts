@@ -29,6 +29,8 @@ Deno.test("metrics registry: declares every promised metric in the text format",
     "chat_pubsub_envelopes_received_total",
     "chat_pubsub_lag_seconds",
     "chat_rate_limited_requests_total",
+    "chat_redelivered_total",
+    "chat_redelivery_sweeps_total",
     "chat_users_logged_in",
   ]);
   assert.equal(sampleValue(text, "chat_build_info", { version: "9.9.9", node: "node-a" }), 1);

@@ -6,9 +6,11 @@ import type { Bus, Envelope, Presence, RecoveryListener } from "../lib/cluster/t
 import { StorageError } from "../lib/errors.ts";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
 import { silentLogger } from "../lib/log.ts";
+import { PrometheusMetrics } from "../lib/metrics.ts";
 import { Redelivery } from "../lib/redelivery.ts";
 import type { MessageRepository } from "../lib/store/types.ts";
 import { settle, TestCluster } from "./support/harness.ts";
+import { sampleValue } from "./support/metrics_scrape.ts";
 
 const unreachable = () => new StorageError("Redis is away", { backend: "cluster" });
 
@@ -223,11 +225,13 @@ redeliveryTest("what a sweep could not do is retried with backoff until it goes"
     },
   };
   const retries: unknown[] = [];
+  const metrics = new PrometheusMetrics({ version: "test", node: "node-b" });
   const redelivery = new Redelivery({
     sessions: deps.sessions,
     delivery: deps.delivery,
     presence: deps.presence,
     messages,
+    metrics,
     retryFirstMs: 5,
     log: { ...silentLogger, warn: (_event, fields) => retries.push(fields?.retryMs) },
   });
@@ -243,6 +247,10 @@ redeliveryTest("what a sweep could not do is retried with backoff until it goes"
     assert.deepEqual(retries, [5, 10, 20], "backoff doubles");
     assert.deepEqual(msgs(carol.pushes()), [], "only the failed user is retried");
     assert.equal(reads.filter((id) => id === carolId).length, 1);
+    const text = await metrics.render();
+    assert.equal(sampleValue(text, "chat_redelivery_sweeps_total"), 4, "one sweep, 3 retries");
+    assert.equal(sampleValue(text, "chat_redelivered_total"), 2);
+    assert.equal(sampleValue(text, "chat_backend_errors_total", { backend: "store" }), 3);
   } finally {
     await redelivery.stop();
   }
