@@ -12,7 +12,7 @@ import {
   openMysqlStore,
   parseMysqlUrl,
 } from "../lib/store/mysql.ts";
-import type { ServerFeatures } from "../lib/store/mysql_messages.ts";
+import type { ServerFeatures } from "../lib/store/mysql_append.ts";
 import type { Repositories } from "../lib/store/types.ts";
 import { storeContract } from "./store_contract.ts";
 import { freePort, serviceAvailable, tcpOpen } from "./support/services.ts";

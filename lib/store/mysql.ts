@@ -5,7 +5,8 @@
 import mysql from "mysql2/promise";
 import type { Connection, Pool, RowDataPacket } from "mysql2/promise";
 import { StorageError } from "../errors.ts";
-import { mysqlMessages, type ServerFeatures } from "./mysql_messages.ts";
+import type { ServerFeatures } from "./mysql_append.ts";
+import { mysqlMessages } from "./mysql_messages.ts";
 import { MYSQL_SCHEMA } from "./mysql_schema.ts";
 import {
   describeError,

@@ -8,12 +8,10 @@
 // earlier batches are in flight) share one transaction and multi-row statements (TurnQueue), so
 // the statements per message fall as the load rises. A batch the server refuses (a reused
 // idempotency key, say) is run again message by message, so only that message is affected.
-//
-// Locking: an append locks the Mailbox rows of its recipients in ascending user id, in one
-// statement, so two appends never deadlock on each other (a deadlock from elsewhere is retried
-// by inTransaction).
+// The writing itself is lib/store/mysql_append.ts.
 
-import type { Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
+import type { Pool, RowDataPacket } from "mysql2/promise";
+import { insertMessages, type ServerFeatures } from "./mysql_append.ts";
 import {
   batches,
   ER_DUP_ENTRY,
@@ -34,17 +32,12 @@ const APPENDS_IN_FLIGHT = 4;
 const ACKS_IN_FLIGHT = 2;
 const MAX_BATCH = 64;
 
-/** What the server offers beyond what every supported MySQL and MariaDB has. */
-export interface ServerFeatures {
-  /** INSERT ... RETURNING (MariaDB 10.5+): a batch's messages get their mids in one statement. */
-  insertReturning: boolean;
-}
-
 export function mysqlMessages(
   pool: Pool,
   pendingCap: number,
   server: ServerFeatures,
 ): MessageRepository {
+  const writing = { server, pendingCap };
   const appends = new TurnQueue<NewMessage, AppendResult>(appendAll, {
     maxInFlight: APPENDS_IN_FLIGHT,
     maxBatch: MAX_BATCH,
@@ -58,7 +51,10 @@ export function mysqlMessages(
   async function appendAll(messages: NewMessage[]): Promise<PromiseSettledResult<AppendResult>[]> {
     if (messages.length > 1) {
       try {
-        const stored = await inTransaction(pool, (connection) => insert(connection, messages));
+        const stored = await inTransaction(
+          pool,
+          (connection) => insertMessages(connection, messages, writing),
+        );
         return stored.map((message) => ({
           status: "fulfilled",
           value: { message, duplicate: false },
@@ -84,7 +80,10 @@ export function mysqlMessages(
   /** Stores one message, or finds the earlier one its idempotency key names. */
   async function appendOne(message: NewMessage): Promise<AppendResult> {
     try {
-      const [stored] = await inTransaction(pool, (connection) => insert(connection, [message]));
+      const [stored] = await inTransaction(
+        pool,
+        (connection) => insertMessages(connection, [message], writing),
+      );
       return { message: stored, duplicate: false };
     } catch (error) {
       const duplicateKey = (error as { errno?: number }).errno === ER_DUP_ENTRY;
@@ -114,51 +113,6 @@ export function mysqlMessages(
       );
     }
     return acknowledged.map(() => ({ status: "fulfilled", value: undefined }));
-  }
-
-  /** Stores the messages and a pending delivery for each recipient; trims who is over cap. */
-  async function insert(
-    connection: PoolConnection,
-    messages: NewMessage[],
-  ): Promise<StoredMessage[]> {
-    const mids = server.insertReturning && messages.length > 1
-      ? await insertReturningMids(connection, messages)
-      : await insertOneByOne(connection, messages);
-    const stored = messages.map(({ key: _key, recipients: _recipients, ...fields }, index) => ({
-      mid: mids[index],
-      ...fields,
-    }));
-    const deliveries = messages.flatMap((message, index) =>
-      [...new Set(message.recipients)].map((userId) => [userId, stored[index].mid])
-    );
-    const added = new Map<number, number>();
-    for (const [userId] of deliveries) added.set(userId, (added.get(userId) ?? 0) + 1);
-    const counts = [...added].sort(([a], [b]) => a - b);
-    for (const batch of batches(counts)) {
-      await modify(
-        connection,
-        `INSERT INTO Mailbox (userid, pending) VALUES ${placeholders(batch.length, "(?, ?)")}
-         ON DUPLICATE KEY UPDATE pending = pending + VALUES(pending)`,
-        batch.flat(),
-      );
-    }
-    for (const batch of batches(deliveries)) {
-      await modify(
-        connection,
-        `INSERT INTO OfflineMessage (userid, mid) VALUES ${placeholders(batch.length, "(?, ?)")}`,
-        batch.flat(),
-      );
-    }
-    for (const batch of batches(counts.map(([userId]) => userId))) {
-      const full = await select(
-        connection,
-        `SELECT userid, pending FROM Mailbox
-         WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
-        [...batch, pendingCap],
-      );
-      for (const row of full) await enforceCap(connection, Number(row.userid), pendingCap);
-    }
-    return stored;
   }
 
   return {
@@ -219,74 +173,6 @@ export function mysqlMessages(
         return rows.map(toMessage).reverse();
       }),
   };
-}
-
-const INSERT_MESSAGE =
-  "INSERT INTO Message (senderid, sendername, toid, groupid, msg, time, clientkey) VALUES ";
-const MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?)";
-
-function messageValues(message: NewMessage) {
-  return [
-    message.senderId,
-    message.senderName,
-    message.toId,
-    message.groupId,
-    message.msg,
-    message.time,
-    message.key,
-  ];
-}
-
-/** Inserts the messages one statement each; their mids in order. */
-async function insertOneByOne(connection: PoolConnection, messages: NewMessage[]) {
-  const mids: number[] = [];
-  for (const message of messages) {
-    const { insertId } = await modify(
-      connection,
-      INSERT_MESSAGE + MESSAGE_ROW,
-      messageValues(message),
-    );
-    mids.push(insertId);
-  }
-  return mids;
-}
-
-/** Inserts the messages in multi-row statements that return the new mids, in row order. */
-async function insertReturningMids(connection: PoolConnection, messages: NewMessage[]) {
-  const mids: number[] = [];
-  for (const batch of batches(messages)) {
-    const rows = await select(
-      connection,
-      `${INSERT_MESSAGE}${placeholders(batch.length, MESSAGE_ROW)} RETURNING mid`,
-      batch.flatMap(messageValues),
-    );
-    if (rows.length !== batch.length) {
-      throw new Error(`INSERT RETURNING gave ${rows.length} mids for ${batch.length} messages`);
-    }
-    mids.push(...rows.map((row) => Number(row.mid)));
-  }
-  return mids;
-}
-
-/** Counts the user's pending rows and drops the oldest beyond the cap (Mailbox row locked). */
-async function enforceCap(connection: PoolConnection, userId: number, pendingCap: number) {
-  const [{ count }] = await select(
-    connection,
-    "SELECT COUNT(*) AS count FROM OfflineMessage WHERE userid = ?",
-    [userId],
-  );
-  const excess = Math.max(0, Number(count) - pendingCap);
-  if (excess > 0) {
-    await modify(connection, "DELETE FROM OfflineMessage WHERE userid = ? ORDER BY mid LIMIT ?", [
-      userId,
-      excess,
-    ]);
-  }
-  await modify(
-    connection,
-    "UPDATE Mailbox SET pending = ?, dropped = dropped + ? WHERE userid = ?",
-    [Number(count) - excess, excess, userId],
-  );
 }
 
 function toMessage(row: RowDataPacket): StoredMessage {

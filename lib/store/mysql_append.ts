@@ -1,0 +1,134 @@
+// Writing messages to MySQL, inside a transaction the caller holds: the Message rows (their
+// mids from one INSERT ... RETURNING where the server has it), one OfflineMessage row per
+// recipient, the Mailbox counters, and the trim of whoever passes the pending cap.
+//
+// Locking: the Mailbox rows of all recipients are locked in ascending user id, in one
+// statement, so two batches never deadlock on each other (a deadlock from elsewhere is retried
+// by inTransaction).
+
+import type { PoolConnection } from "mysql2/promise";
+import { batches, modify, placeholders, select } from "./mysql_support.ts";
+import type { NewMessage, StoredMessage } from "./types.ts";
+
+/** What the server offers beyond what every supported MySQL and MariaDB has. */
+export interface ServerFeatures {
+  /** INSERT ... RETURNING (MariaDB 10.5+): a batch's messages get their mids in one statement. */
+  insertReturning: boolean;
+}
+
+/**
+ * Stores the messages and a pending delivery for each of their recipients, and trims who is now
+ * over the cap, on `connection` inside the caller's transaction. Returns the stored messages.
+ */
+export async function insertMessages(
+  connection: PoolConnection,
+  messages: NewMessage[],
+  { server, pendingCap }: { server: ServerFeatures; pendingCap: number },
+): Promise<StoredMessage[]> {
+  const mids = server.insertReturning && messages.length > 1
+    ? await insertReturningMids(connection, messages)
+    : await insertOneByOne(connection, messages);
+  const stored = messages.map(({ key: _key, recipients: _recipients, ...fields }, index) => ({
+    mid: mids[index],
+    ...fields,
+  }));
+  const deliveries = messages.flatMap((message, index) =>
+    [...new Set(message.recipients)].map((userId) => [userId, stored[index].mid])
+  );
+  const added = new Map<number, number>();
+  for (const [userId] of deliveries) added.set(userId, (added.get(userId) ?? 0) + 1);
+  const counts = [...added].sort(([a], [b]) => a - b);
+  for (const batch of batches(counts)) {
+    await modify(
+      connection,
+      `INSERT INTO Mailbox (userid, pending) VALUES ${placeholders(batch.length, "(?, ?)")}
+       ON DUPLICATE KEY UPDATE pending = pending + VALUES(pending)`,
+      batch.flat(),
+    );
+  }
+  for (const batch of batches(deliveries)) {
+    await modify(
+      connection,
+      `INSERT INTO OfflineMessage (userid, mid) VALUES ${placeholders(batch.length, "(?, ?)")}`,
+      batch.flat(),
+    );
+  }
+  for (const batch of batches(counts.map(([userId]) => userId))) {
+    const full = await select(
+      connection,
+      `SELECT userid, pending FROM Mailbox
+       WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
+      [...batch, pendingCap],
+    );
+    for (const row of full) await enforceCap(connection, Number(row.userid), pendingCap);
+  }
+  return stored;
+}
+
+const INSERT_MESSAGE =
+  "INSERT INTO Message (senderid, sendername, toid, groupid, msg, time, clientkey) VALUES ";
+const MESSAGE_ROW = "(?, ?, ?, ?, ?, ?, ?)";
+
+function messageValues(message: NewMessage) {
+  return [
+    message.senderId,
+    message.senderName,
+    message.toId,
+    message.groupId,
+    message.msg,
+    message.time,
+    message.key,
+  ];
+}
+
+/** Inserts the messages one statement each; their mids in order. */
+async function insertOneByOne(connection: PoolConnection, messages: NewMessage[]) {
+  const mids: number[] = [];
+  for (const message of messages) {
+    const { insertId } = await modify(
+      connection,
+      INSERT_MESSAGE + MESSAGE_ROW,
+      messageValues(message),
+    );
+    mids.push(insertId);
+  }
+  return mids;
+}
+
+/** Inserts the messages in multi-row statements that return the new mids, in row order. */
+async function insertReturningMids(connection: PoolConnection, messages: NewMessage[]) {
+  const mids: number[] = [];
+  for (const batch of batches(messages)) {
+    const rows = await select(
+      connection,
+      `${INSERT_MESSAGE}${placeholders(batch.length, MESSAGE_ROW)} RETURNING mid`,
+      batch.flatMap(messageValues),
+    );
+    if (rows.length !== batch.length) {
+      throw new Error(`INSERT RETURNING gave ${rows.length} mids for ${batch.length} messages`);
+    }
+    mids.push(...rows.map((row) => Number(row.mid)));
+  }
+  return mids;
+}
+
+/** Counts the user's pending rows and drops the oldest beyond the cap (Mailbox row locked). */
+async function enforceCap(connection: PoolConnection, userId: number, pendingCap: number) {
+  const [{ count }] = await select(
+    connection,
+    "SELECT COUNT(*) AS count FROM OfflineMessage WHERE userid = ?",
+    [userId],
+  );
+  const excess = Math.max(0, Number(count) - pendingCap);
+  if (excess > 0) {
+    await modify(connection, "DELETE FROM OfflineMessage WHERE userid = ? ORDER BY mid LIMIT ?", [
+      userId,
+      excess,
+    ]);
+  }
+  await modify(
+    connection,
+    "UPDATE Mailbox SET pending = ?, dropped = dropped + ? WHERE userid = ?",
+    [Number(count) - excess, excess, userId],
+  );
+}
