@@ -12,7 +12,10 @@ import type { NewMessage, StoredMessage } from "./types.ts";
 
 /** What the server offers beyond what every supported MySQL and MariaDB has. */
 export interface ServerFeatures {
-  /** INSERT ... RETURNING (MariaDB 10.5+): a batch's messages get their mids in one statement. */
+  /**
+   * INSERT ... RETURNING (MariaDB 10.5+): a batch's messages get their mids, and the Mailbox
+   * upsert its counters, in one statement each.
+   */
   insertReturning: boolean;
 }
 
@@ -38,14 +41,7 @@ export async function insertMessages(
   const added = new Map<number, number>();
   for (const [userId] of deliveries) added.set(userId, (added.get(userId) ?? 0) + 1);
   const counts = [...added].sort(([a], [b]) => a - b);
-  for (const batch of batches(counts)) {
-    await modify(
-      connection,
-      `INSERT INTO Mailbox (userid, pending) VALUES ${placeholders(batch.length, "(?, ?)")}
-       ON DUPLICATE KEY UPDATE pending = pending + VALUES(pending)`,
-      batch.flat(),
-    );
-  }
+  const overCap = await countDeliveries(connection, counts, { server, pendingCap });
   for (const batch of batches(deliveries)) {
     await modify(
       connection,
@@ -53,16 +49,41 @@ export async function insertMessages(
       batch.flat(),
     );
   }
-  for (const batch of batches(counts.map(([userId]) => userId))) {
+  for (const userId of overCap) await enforceCap(connection, userId, pendingCap);
+  return stored;
+}
+
+/**
+ * Adds each user's new deliveries to their Mailbox counter (ascending user id); returns the
+ * users whose counter is now above the cap. Where the server has RETURNING, the counters come
+ * back from the same statement.
+ */
+async function countDeliveries(
+  connection: PoolConnection,
+  counts: [number, number][],
+  { server, pendingCap }: { server: ServerFeatures; pendingCap: number },
+): Promise<number[]> {
+  const overCap: number[] = [];
+  for (const batch of batches(counts)) {
+    const upsert = `INSERT INTO Mailbox (userid, pending)
+      VALUES ${placeholders(batch.length, "(?, ?)")}
+      ON DUPLICATE KEY UPDATE pending = pending + VALUES(pending)`;
+    if (server.insertReturning) {
+      const rows = await select(connection, `${upsert} RETURNING userid, pending`, batch.flat());
+      for (const row of rows) {
+        if (Number(row.pending) > pendingCap) overCap.push(Number(row.userid));
+      }
+      continue;
+    }
+    await modify(connection, upsert, batch.flat());
     const full = await select(
       connection,
-      `SELECT userid, pending FROM Mailbox
-       WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
-      [...batch, pendingCap],
+      `SELECT userid FROM Mailbox WHERE userid IN (${placeholders(batch.length)}) AND pending > ?`,
+      [...batch.map(([userId]) => userId), pendingCap],
     );
-    for (const row of full) await enforceCap(connection, Number(row.userid), pendingCap);
+    overCap.push(...full.map((row) => Number(row.userid)));
   }
-  return stored;
+  return overCap;
 }
 
 const INSERT_MESSAGE =
