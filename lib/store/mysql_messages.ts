@@ -28,7 +28,7 @@ import type { AppendResult, MessageRepository, NewMessage, StoredMessage } from 
 const COLUMNS = "mid, senderid, sendername, toid, groupid, msg, time";
 
 /** Batches in flight at once (appends, acknowledgements) and the most messages in one. */
-const APPENDS_IN_FLIGHT = 4;
+const APPENDS_IN_FLIGHT = 2;
 const ACKS_IN_FLIGHT = 2;
 const MAX_BATCH = 64;
 
