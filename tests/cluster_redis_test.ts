@@ -317,3 +317,22 @@ function closeQuietly(conn: Deno.Conn): void {
     // Already closed.
   }
 }
+
+redisTest(
+  "a node seen alive is trusted for half a second; one seen dead is asked again",
+  async (cluster) => {
+    const a = await cluster.node("A");
+    // A long TTL: B's heartbeat (every third of it) must not restore its key during the test.
+    const b = await cluster.node("B", { livenessTtlMs: 60_000 });
+    await b.presence.claim(2);
+    assert.deepEqual([...await a.presence.locate([2])], [[2, "B"]]);
+    // B's alive key goes (as if B died and its TTL ran out): A trusts what it just saw, briefly.
+    await withAdmin((admin) => admin.del(`${cluster.prefix}alive:B`));
+    assert.deepEqual([...await a.presence.locate([2])], [[2, "B"]]);
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.deepEqual([...await a.presence.locate([2])], [], "asked again once stale");
+    // B is back: seen at once, nothing negative was remembered.
+    await withAdmin((admin) => admin.set(`${cluster.prefix}alive:B`, "1"));
+    assert.deepEqual([...await a.presence.locate([2])], [[2, "B"]]);
+  },
+);

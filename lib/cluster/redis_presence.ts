@@ -50,6 +50,8 @@ for i = 3, #ARGV do
 end
 return marked`;
 const REASSERT_BATCH = 1000;
+/** How long a node seen alive is trusted to be, well inside the liveness TTL. */
+const ALIVE_CACHE_MS = 500;
 
 export interface RedisPresenceOptions {
   client: RedisClient;
@@ -71,6 +73,8 @@ export class RedisPresence implements Presence {
   /** Users claimed here and not released since; the heartbeat keeps them marked online. */
   readonly #held = new Set<number>();
   readonly #recoveryListeners: RecoveryListener[] = [];
+  /** Nodes seen alive, until when that is trusted without asking Redis again. */
+  readonly #seenAlive = new Map<string, number>();
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
   static async start(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -122,14 +126,36 @@ export class RedisPresence implements Presence {
     const { client, keys } = this.#options;
     const holders = await storage("locate", () => client.mGet(userIds.map((id) => keys.user(id))));
     const named = [...new Set(holders.filter((node) => node !== null))];
-    if (named.length === 0) return found;
-    const alive = await storage("locate", () => client.mGet(named.map((node) => keys.alive(node))));
-    const live = new Set(named.filter((_, i) => alive[i] !== null));
+    const live = await this.#liveAmong(named);
     userIds.forEach((userId, i) => {
       const node = holders[i];
       if (node !== null && live.has(node)) found.set(userId, node);
     });
     return found;
+  }
+
+  /**
+   * The nodes among `nodes` whose alive key exists. A node seen alive is taken as alive for
+   * ALIVE_CACHE_MS without asking again (a node that just died looks alive a little longer, as
+   * it does until its key expires anyway; its channel has no subscriber, so what is published
+   * to it stays pending). A node seen dead is always asked again.
+   */
+  async #liveAmong(nodes: string[]): Promise<Set<string>> {
+    const now = Date.now();
+    const live = new Set(nodes.filter((node) => (this.#seenAlive.get(node) ?? 0) > now));
+    const unknown = nodes.filter((node) => !live.has(node));
+    if (unknown.length === 0) return live;
+    const { client, keys } = this.#options;
+    const alive = await storage(
+      "locate",
+      () => client.mGet(unknown.map((node) => keys.alive(node))),
+    );
+    unknown.forEach((node, i) => {
+      if (alive[i] === null) return void this.#seenAlive.delete(node);
+      live.add(node);
+      this.#seenAlive.set(node, now + ALIVE_CACHE_MS);
+    });
+    return live;
   }
 
   onRecovered(listener: RecoveryListener): void {
