@@ -9,7 +9,7 @@ import { ConfigError, parseServerArgs, type ServerConfig, usage } from "./lib/co
 import { ChatError, StorageError } from "./lib/errors.ts";
 import { createLogger } from "./lib/log.ts";
 import type { PrometheusMetrics } from "./lib/metrics.ts";
-import { hashPassword, verifyPassword } from "./lib/password.ts";
+import { DEFAULT_SCRYPT_COST, hashPassword, verifyPassword } from "./lib/password.ts";
 import { ChatServer } from "./lib/server.ts";
 import { openStore } from "./lib/store/open.ts";
 
@@ -42,7 +42,10 @@ async function run(config: ServerConfig): Promise<void> {
     requestRate: config.rateLimit,
     store,
     ...cluster,
-    passwords: { hash: (password) => hashPassword(password), verify: verifyPassword },
+    passwords: {
+      hash: (password, signal) => hashPassword(password, DEFAULT_SCRYPT_COST, signal),
+      verify: verifyPassword,
+    },
     log,
     metrics,
   });

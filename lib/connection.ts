@@ -35,6 +35,7 @@ export class ClientConnection implements Session {
   #queuedBytes = 0;
   #flushing: Promise<void> | null = null;
   #closed = false;
+  readonly #closing = new AbortController();
   readonly #requests: TokenBucket;
   readonly #metrics: ServerMetrics | undefined;
   /** Why the connection was closed by the server, if it was. */
@@ -53,6 +54,10 @@ export class ClientConnection implements Session {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  get signal(): AbortSignal {
+    return this.#closing.signal;
   }
 
   get remoteAddress(): string {
@@ -104,6 +109,7 @@ export class ClientConnection implements Session {
   close(reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     this.closeReason = reason ?? null;
     this.#queue = [];
     this.#queuedBytes = 0;

@@ -1,7 +1,7 @@
 // Maps a request's msgid to its handler and turns the outcome, success or thrown error, into
 // exactly one response frame carrying the request's seq.
 
-import { ChatError, Errno, ERRNO_TEXT } from "./errors.ts";
+import { CancelledError, ChatError, Errno, ERRNO_TEXT } from "./errors.ts";
 import { accountHandlers } from "./handlers/account.ts";
 import { chatHandlers } from "./handlers/chat.ts";
 import type { ChatDeps, Handler, HandlerResult } from "./handlers/context.ts";
@@ -73,6 +73,8 @@ export async function dispatch(session: Session, request: Frame, deps: ChatDeps)
   try {
     result = await route.handler(session, request, deps);
   } catch (error) {
+    // The connection closed before its work started: nobody to answer, nothing went wrong.
+    if (error instanceof CancelledError) return;
     deps.metrics?.backendError(error);
     const failure = error instanceof ChatError
       ? error

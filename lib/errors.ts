@@ -42,6 +42,17 @@ export class ChatError extends Error {
   }
 }
 
+/**
+ * Work skipped because the connection it was for has closed (a password hash still queued, say):
+ * there is nobody to answer, and nothing went wrong.
+ */
+export class CancelledError extends Error {
+  constructor(message = "cancelled: the connection closed") {
+    super(message);
+    this.name = "CancelledError";
+  }
+}
+
 /** The backend a StorageError comes from: the store (SQLite, MySQL) or the cluster (Redis). */
 export type Backend = "store" | "cluster";
 

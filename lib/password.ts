@@ -2,6 +2,7 @@
 // never blocks). Stored form: "scrypt$N$r$p$<salt base64>$<hash base64>".
 
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { CancelledError } from "./errors.ts";
 
 export interface ScryptCost {
   N: number;
@@ -19,15 +20,30 @@ const SALT_BYTES = 16;
  * Most derivations running at once. Each holds 128·N·r bytes (16 MiB at the default cost) and a
  * core; without a bound, a flood of logins over many connections takes hundreds of MiB at once.
  * One core is left to the event loop, so a login storm never starves the chat: on 2 cores,
- * one derivation at a time; never more than 4.
+ * one derivation at a time; never more than 4. A derivation still waiting when its `signal`
+ * aborts (its connection closed) is skipped, so a flood of logins from connections that went
+ * away does not delay the logins of those still here.
  */
-const MAX_CONCURRENT_DERIVATIONS = Math.min(4, Math.max(1, navigator.hardwareConcurrency - 1));
+export const MAX_CONCURRENT_DERIVATIONS = Math.min(
+  4,
+  Math.max(1, navigator.hardwareConcurrency - 1),
+);
 let derivations = 0;
 const waitingForDerivation: Array<() => void> = [];
 
-async function derive(password: string, salt: Buffer, cost: ScryptCost): Promise<Buffer> {
-  while (derivations >= MAX_CONCURRENT_DERIVATIONS) {
+async function derive(
+  password: string,
+  salt: Buffer,
+  cost: ScryptCost,
+  signal?: AbortSignal,
+): Promise<Buffer> {
+  while (derivations >= MAX_CONCURRENT_DERIVATIONS && !signal?.aborted) {
     await new Promise<void>((resolve) => waitingForDerivation.push(resolve));
+  }
+  if (signal?.aborted) {
+    // The slot this waiter may have been woken for goes to the next one.
+    waitingForDerivation.shift()?.();
+    throw new CancelledError();
   }
   derivations++;
   try {
@@ -50,26 +66,34 @@ function deriveNow(password: string, salt: Buffer, cost: ScryptCost): Promise<Bu
   });
 }
 
-/** Hashes a password with a fresh random salt. */
+/** Hashes a password with a fresh random salt; CancelledError if `signal` aborts first. */
 export async function hashPassword(
   password: string,
   cost: ScryptCost = DEFAULT_SCRYPT_COST,
+  signal?: AbortSignal,
 ): Promise<string> {
   const salt = randomBytes(SALT_BYTES);
-  const key = await derive(password, salt, cost);
+  const key = await derive(password, salt, cost, signal);
   return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString("base64")}$${
     key.toString("base64")
   }`;
 }
 
-/** True when `password` matches `stored`; false for a wrong password or an unknown format. */
-export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+/**
+ * True when `password` matches `stored`; false for a wrong password or an unknown format;
+ * CancelledError if `signal` aborts before the derivation starts.
+ */
+export async function verifyPassword(
+  password: string,
+  stored: string,
+  signal?: AbortSignal,
+): Promise<boolean> {
   const parts = stored.split("$");
   if (parts.length !== 6 || parts[0] !== "scrypt") return false;
   const [N, r, p] = parts.slice(1, 4).map(Number);
   if (![N, r, p].every(Number.isSafeInteger)) return false;
   const salt = Buffer.from(parts[4], "base64");
   const expected = Buffer.from(parts[5], "base64");
-  const actual = await derive(password, salt, { N, r, p });
+  const actual = await derive(password, salt, { N, r, p }, signal);
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

@@ -21,6 +21,8 @@ export interface Session {
   admit(): boolean;
   /** Resolves true once everything queued so far is written, false if the connection closed. */
   written(): Promise<boolean>;
+  /** Aborts when the connection closes: work for it not started yet is skipped. */
+  readonly signal: AbortSignal;
 }
 
 /** Sessions of the users logged in on this server, by user id. */

@@ -2,6 +2,7 @@
 // semantics and errno values, on one node and across nodes of an in-process cluster.
 
 import assert from "node:assert/strict";
+import { dispatch } from "../lib/dispatcher.ts";
 import { settle, TestCluster } from "./support/harness.ts";
 
 function chatTest(name: string, body: (cluster: TestCluster) => Promise<void>) {
@@ -326,5 +327,20 @@ chatTest(
     await settle();
     const pending = await c.store.messages.pending(bobId);
     assert.deepEqual(pending.map((m) => [m.mid, m.msg]), [[ack.mid, "are you there?"]]);
+  },
+);
+
+chatTest(
+  "a closed connection's queued hashing is skipped: no answer, no error logged",
+  async (c) => {
+    const client = await c.client();
+    const errors: string[] = [];
+    client.deps.log = { ...client.deps.log, error: (event) => errors.push(event) };
+    client.session.closing.abort();
+    await dispatch(client.session, { msgid: 4, name: "gone", password: "pw", seq: 1 }, client.deps);
+    await dispatch(client.session, { msgid: 1, name: "gone", password: "pw", seq: 2 }, client.deps);
+    assert.deepEqual(client.session.take(), []);
+    assert.deepEqual(errors, []);
+    assert.equal(await c.store.users.findByName("gone"), null, "nothing was stored");
   },
 );

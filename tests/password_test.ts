@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { hashPassword, verifyPassword } from "../lib/password.ts";
+import { CancelledError } from "../lib/errors.ts";
+import { hashPassword, MAX_CONCURRENT_DERIVATIONS, verifyPassword } from "../lib/password.ts";
 
 const cheap = { N: 1024, r: 8, p: 1 };
 
@@ -28,4 +29,22 @@ Deno.test("password: the default cost is used and verifies", async () => {
 Deno.test("password: a malformed stored hash never verifies", async () => {
   assert.equal(await verifyPassword("pw", "plaintext"), false);
   assert.equal(await verifyPassword("pw", "scrypt$x$8$1$AAAA$AAAA"), false);
+});
+
+Deno.test("password: work queued for a closed connection is skipped, the queue goes on", async () => {
+  // Fill every derivation slot, then queue two more: one whose connection closes while it waits.
+  const busy = Array.from(
+    { length: MAX_CONCURRENT_DERIVATIONS },
+    () => hashPassword("pw", { N: 16384, r: 8, p: 1 }),
+  );
+  const closing = new AbortController();
+  const cancelled = hashPassword("pw", cheap, closing.signal);
+  const next = hashPassword("pw", cheap);
+  closing.abort();
+  await assert.rejects(cancelled, CancelledError);
+  assert.match(await next, /^scrypt\$1024\$/, "the waiter after it still runs");
+  await Promise.all(busy);
+  // Already closed: not even queued.
+  await assert.rejects(hashPassword("pw", cheap, AbortSignal.abort()), CancelledError);
+  await assert.rejects(verifyPassword("pw", await next, AbortSignal.abort()), CancelledError);
 });

@@ -19,9 +19,15 @@ function recordingFlush() {
         : { status: "fulfilled", value: `done ${item}` }
     );
   };
+  /** Lets every batch finish, including those that start meanwhile, until none is left. */
   const releaseAll = async () => {
-    while (releases.length > 0) {
-      releases.shift()!();
+    for (let quiet = 0; quiet < 5;) {
+      if (releases.length > 0) {
+        releases.shift()!();
+        quiet = 0;
+      } else {
+        quiet++;
+      }
       await new Promise((resolve) => setTimeout(resolve, 0));
     }
   };
@@ -30,11 +36,19 @@ function recordingFlush() {
 
 const turn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
+/** Waits until `done` holds (timers and immediates may run in either order). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done(); waited++) {
+    if (waited > 1000) throw new Error("timed out waiting");
+    await turn();
+  }
+}
+
 Deno.test("turn queue: one turn's items go as one batch, later ones wait for a free slot", async () => {
   const recorder = recordingFlush();
   const queue = new TurnQueue(recorder.flush, { maxInFlight: 1, maxBatch: 10 });
   const first = [1, 2, 3].map((n) => queue.submit(n));
-  await turn();
+  await until(() => recorder.batches.length === 1);
   const second = [4, 5].map((n) => queue.submit(n));
   await turn();
   const third = [6].map((n) => queue.submit(n));
@@ -57,7 +71,7 @@ Deno.test("turn queue: batches are capped, and several fly at once up to the lim
   const recorder = recordingFlush();
   const queue = new TurnQueue(recorder.flush, { maxInFlight: 2, maxBatch: 3 });
   const all = Array.from({ length: 8 }, (_, n) => queue.submit(n));
-  await turn();
+  await until(() => recorder.batches.length === 2);
   await turn();
   assert.deepEqual(recorder.batches, [[0, 1, 2], [3, 4, 5]]);
   await recorder.releaseAll();

@@ -12,7 +12,7 @@ import { loginView } from "./login_view.ts";
 // deno-lint-ignore no-control-regex
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/;
 
-export const register: Handler = async (_session, request, deps) => {
+export const register: Handler = async (session, request, deps) => {
   const name = textField(request, "name", 1, Limits.nameMax);
   const password = textField(request, "password", 1, Limits.passwordMax);
   if (CONTROL_CHARACTERS.test(name)) {
@@ -24,7 +24,7 @@ export const register: Handler = async (_session, request, deps) => {
   if (/^\d+$/.test(name)) {
     throw new ChatError(Errno.BAD_REQUEST, "bad request: 'name' must not be only digits");
   }
-  const passwordHash = await deps.passwords.hash(password);
+  const passwordHash = await deps.passwords.hash(password, session.signal);
   const id = await deps.store.users.create(name, passwordHash);
   deps.log.info("user registered", { user: id });
   return { body: { id } };
@@ -45,7 +45,11 @@ export const login: Handler = async (session, request, deps) => {
   }
   const user = await findLoginUser(request, deps);
   // Verify against a real hash even for unknown users, so timing does not reveal them.
-  const valid = await deps.passwords.verify(password, user?.passwordHash ?? await dummyHash(deps));
+  const valid = await deps.passwords.verify(
+    password,
+    user?.passwordHash ?? await dummyHash(deps),
+    session.signal,
+  );
   if (!user || !valid) {
     deps.throttle.recordFailure(account);
     deps.metrics?.loginFailed();

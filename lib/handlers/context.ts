@@ -11,9 +11,10 @@ import type { Frame } from "../protocol.ts";
 import type { Session, SessionRegistry } from "../session.ts";
 import type { Repositories } from "../store/types.ts";
 
+/** Password hashing; work not started when `signal` aborts is skipped (CancelledError). */
 export interface PasswordHasher {
-  hash(password: string): Promise<string>;
-  verify(password: string, stored: string): Promise<boolean>;
+  hash(password: string, signal?: AbortSignal): Promise<string>;
+  verify(password: string, stored: string, signal?: AbortSignal): Promise<boolean>;
 }
 
 export interface ChatDeps {

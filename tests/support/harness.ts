@@ -29,6 +29,9 @@ export class RecordingSession implements Session {
   readonly received: Frame[] = [];
   /** Whether the next requests are admitted (the rate limit is tested on its own). */
   admitting = true;
+  /** Abort it to play a closed connection. */
+  readonly closing = new AbortController();
+  readonly signal = this.closing.signal;
 
   send(frame: Frame): void {
     this.received.push(structuredClone(frame));
@@ -133,7 +136,7 @@ export class TestCluster {
       delivery,
       sessions,
       passwords: {
-        hash: (password) => hashPassword(password, CHEAP_SCRYPT),
+        hash: (password, signal) => hashPassword(password, CHEAP_SCRYPT, signal),
         verify: verifyPassword,
       },
       throttle: new LoginThrottle({ now: () => this.time.getTime() }),
