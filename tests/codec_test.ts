@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Decoded, encodeFrame, encodeJsonFrame, FrameDecoder } from "../lib/codec.ts";
 import { DEFAULT_MAX_FRAME, type Frame } from "../lib/protocol.ts";
+import { concat } from "./support/frames.ts";
 
 const utf8 = new TextEncoder();
 
@@ -10,16 +11,6 @@ function decodeChunks(decoder: FrameDecoder, chunks: Uint8Array[]): Decoded[] {
 
 function decodeAll(bytes: Uint8Array, maxFrame = DEFAULT_MAX_FRAME): Decoded[] {
   return decodeChunks(new FrameDecoder(maxFrame), [bytes]);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
 }
 
 function header(length: number): Uint8Array {

@@ -1,4 +1,4 @@
-// Decodes a byte buffer holding whole frames (for tests).
+// Frame bytes in tests: decoding a buffer of whole frames, and joining byte arrays.
 
 import { FrameDecoder } from "../../lib/codec.ts";
 import type { Frame } from "../../lib/protocol.ts";
@@ -10,4 +10,15 @@ export function decodeFrames(bytes: Uint8Array): Frame[] {
     frames.push(decoded.frame);
   }
   return frames;
+}
+
+/** The parts one after another in one array. */
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.length;
+  }
+  return out;
 }

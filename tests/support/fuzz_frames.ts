@@ -4,6 +4,7 @@
 
 import { encodeFrame, encodeJsonFrame } from "../../lib/codec.ts";
 import type { Frame } from "../../lib/protocol.ts";
+import { concat } from "./frames.ts";
 import type { Prng } from "./prng.ts";
 
 export interface FuzzChunk {
@@ -229,15 +230,5 @@ function rawFrame(body: number[]): Uint8Array {
   const out = new Uint8Array(4 + body.length);
   new DataView(out.buffer).setUint32(0, body.length);
   out.set(body, 4);
-  return out;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
   return out;
 }
