@@ -33,6 +33,11 @@ export class ClientConnection implements Session {
   readonly #maxQueuedBytes: number;
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
+  /** Bytes ever queued, and ever written: written() waits for the first to reach the second. */
+  #queuedTotal = 0;
+  #writtenTotal = 0;
+  /** Callers of written(), each waiting until #writtenTotal reaches its mark (marks ascend). */
+  #waiters: { mark: number; resolve: (written: boolean) => void }[] = [];
   #flushing: Promise<void> | null = null;
   #closed = false;
   readonly #closing = new AbortController();
@@ -74,6 +79,7 @@ export class ClientConnection implements Session {
     if (this.#closed) return;
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
+    this.#queuedTotal += bytes.length;
     if (this.#queuedBytes > this.#maxQueuedBytes) {
       this.close("outbound queue overflow: client is not reading");
       return;
@@ -101,9 +107,15 @@ export class ClientConnection implements Session {
     return this.#requests.take();
   }
 
-  async written(): Promise<boolean> {
-    while (this.#flushing) await this.#flushing;
-    return !this.#closed;
+  get unwrittenBytes(): number {
+    return this.#queuedTotal - this.#writtenTotal;
+  }
+
+  written(): Promise<boolean> {
+    if (this.#closed) return Promise.resolve(false);
+    const mark = this.#queuedTotal;
+    if (this.#writtenTotal >= mark) return Promise.resolve(true);
+    return new Promise((resolve) => this.#waiters.push({ mark, resolve }));
   }
 
   close(reason?: string): void {
@@ -113,6 +125,7 @@ export class ClientConnection implements Session {
     this.closeReason = reason ?? null;
     this.#queue = [];
     this.#queuedBytes = 0;
+    for (const waiter of this.#waiters.splice(0)) waiter.resolve(false);
     try {
       this.#conn.close();
     } catch {
@@ -130,12 +143,21 @@ export class ClientConnection implements Session {
         while (written < batch.length) {
           written += await this.#conn.write(batch.subarray(written));
         }
+        this.#wrote(batch.length);
       }
     } catch {
       this.close("write failed");
     } finally {
       this.#flushing = null;
     }
+  }
+
+  /** Counts `bytes` as written and wakes the written() callers they complete. */
+  #wrote(bytes: number): void {
+    this.#writtenTotal += bytes;
+    let done = 0;
+    while (done < this.#waiters.length && this.#waiters[done].mark <= this.#writtenTotal) done++;
+    for (const waiter of this.#waiters.splice(0, done)) waiter.resolve(true);
   }
 }
 

@@ -1,12 +1,14 @@
 // Hands pushes to the users they are for, wherever they are logged in: to a session on this
-// server, or through the bus to the server holding them. Every chat message is already stored
-// as pending for its recipients before it gets here, so a push that cannot be handed over now
-// is not lost: it waits for the recipient's next login, or for the sweep after the cluster
-// backend recovers (lib/redelivery.ts), for which Delivery remembers whom it failed to route.
+// server, or through the bus to the server holding them. Chat messages first go directly where
+// they can (lib/direct.ts, reached as `delivery.direct`); every push that comes here is for a
+// recipient who has the message stored as pending, so a push that cannot be handed over now is
+// not lost: it waits for the recipient's next login, or for the sweep after the cluster backend
+// recovers (lib/redelivery.ts), for which Delivery remembers whom it failed to route.
 
 import { setImmediate } from "node:timers";
 import { encodeFrame } from "./codec.ts";
-import type { Bus, Envelope, Presence } from "./cluster/types.ts";
+import type { Bus, BusMessage, Envelope, Presence } from "./cluster/types.ts";
+import { DirectDelivery } from "./direct.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
@@ -20,6 +22,8 @@ export interface DeliveryDeps {
   messages: MessageRepository;
   log: Logger;
   metrics?: ServerMetrics;
+  /** How long a direct push may take to be taken; DIRECT_WRITE_MS (lib/direct.ts) by default. */
+  directWriteMs?: number;
 }
 
 /** Most recipients remembered as not routed (Redis away) until the next recovery sweep. */
@@ -35,8 +39,19 @@ export class Delivery {
   /** Recipients elsewhere whose pushes failed on a backend error, for the recovery sweep. */
   #unrouted = new Set<number>();
 
+  /** Direct delivery of chat messages, falling back on this. */
+  readonly direct: DirectDelivery;
+
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
+    this.direct = new DirectDelivery({
+      ...deps,
+      fallback: {
+        deliver: (recipients, push) => this.deliver(recipients, push),
+        markWritten: (userId, mid) => this.#markWritten(userId, mid),
+        isLoggingIn: (userId) => this.#holding.has(userId),
+      },
+    });
   }
 
   /** Pushes to every recipient online anywhere in the cluster. Never throws. */
@@ -68,13 +83,18 @@ export class Delivery {
     await Promise.all([...byNode].map(([node, to]) => this.#publish(node, { to, push })));
   }
 
-  /** Handles an envelope another server published to this one. */
-  receive(envelope: Envelope): void {
-    const sentAt = envelope.sentAt;
+  /** Handles what another server published to this one. */
+  receive(message: BusMessage): void {
+    if ("reports" in message) {
+      this.direct.receiveReports(message.reports);
+      return;
+    }
+    const sentAt = message.sentAt;
     this.#deps.metrics?.envelopeReceived(
       typeof sentAt === "number" ? (Date.now() - sentAt) / 1000 : null,
     );
-    this.#sendLocally(envelope.to, envelope.push as ChatPush);
+    if (message.reply) void this.direct.take({ ...message, reply: message.reply });
+    else this.#sendLocally(message.to, message.push as ChatPush);
   }
 
   /**
@@ -119,7 +139,7 @@ export class Delivery {
 
   /** Sends to recipients with a session here; returns the others. */
   #sendLocally(recipients: readonly number[], push: ChatPush): number[] {
-    const { sessions, metrics } = this.#deps;
+    const { sessions } = this.#deps;
     const elsewhere: number[] = [];
     let encoded: Uint8Array | undefined;
     for (const userId of recipients) {
@@ -133,15 +153,19 @@ export class Delivery {
         held.pushes.push(push);
         continue;
       }
-      session.sendEncoded(encoded ??= encodeFrame(push));
-      metrics?.frameOut(push);
-      metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
+      this.#write(session, encoded ??= encodeFrame(push), push);
       if (!session.receipts) {
         // Protocol v1 clients send no receipts: a push counts as delivered once written.
         session.written().then((written) => written && this.#markWritten(userId, push.mid));
       }
     }
     return elsewhere;
+  }
+
+  #write(session: Session, encoded: Uint8Array, push: ChatPush): void {
+    session.sendEncoded(encoded);
+    this.#deps.metrics?.frameOut(push);
+    this.#deps.metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
   }
 
   async #publish(node: string, envelope: Envelope): Promise<void> {

@@ -21,6 +21,8 @@ export interface Session {
   admit(): boolean;
   /** Resolves true once everything queued so far is written, false if the connection closed. */
   written(): Promise<boolean>;
+  /** Bytes queued and not yet written to the socket (a measure of how far behind it is). */
+  readonly unwrittenBytes: number;
   /** Aborts when the connection closes: work for it not started yet is skipped. */
   readonly signal: AbortSignal;
 }

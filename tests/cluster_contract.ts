@@ -1,7 +1,7 @@
 // The one contract every Presence/Bus implementation must pass (in-process and Redis run it).
 
 import assert from "node:assert/strict";
-import type { Bus, Envelope, Presence } from "../lib/cluster/types.ts";
+import type { Bus, BusMessage, Envelope, Presence } from "../lib/cluster/types.ts";
 
 export interface ClusterNode {
   presence: Presence;
@@ -111,6 +111,22 @@ export function clusterContract(
     assert.deepEqual(await inbox.next(), { to: [3], push: { msg: "to myself" } });
   });
 
+  test("envelopes asking for a report, and reports, arrive intact", async (cluster) => {
+    const a = await cluster.node("A");
+    const b = await cluster.node("B");
+    const inbox = collect(a.bus, "A");
+    await inbox.ready;
+    const asking: Envelope = { to: [4], push: { msg: "direct?" }, reply: { node: "B", ticket: 7 } };
+    const reports: BusMessage = {
+      reports: [{ ticket: 7, taken: [4] }, { ticket: 8, taken: [] }],
+      sentAt: 1_700_000_000_000,
+    };
+    assert.equal(await b.bus.publish("A", asking), true);
+    assert.equal(await b.bus.publish("A", reports), true);
+    assert.deepEqual(await inbox.next(), asking);
+    assert.deepEqual(await inbox.next(), reports);
+  });
+
   test("publish to a node nobody subscribes to returns false", async (cluster) => {
     const a = await cluster.node("A");
     await cluster.node("B");
@@ -129,12 +145,12 @@ export function clusterContract(
 
 /** Envelopes received by `bus` for `nodeId`, in order; `next` waits up to 10 s for one. */
 export function collect(bus: Bus, nodeId: string) {
-  const queue: Envelope[] = [];
+  const queue: BusMessage[] = [];
   const ready = bus.subscribe(nodeId, (envelope) => queue.push(envelope));
   return {
     ready,
     received: queue,
-    async next(): Promise<Envelope> {
+    async next(): Promise<BusMessage> {
       await waitFor(() => queue.length > 0, `an envelope for ${nodeId}`);
       return queue.shift()!;
     },

@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
-import { settle, TestCluster } from "./support/harness.ts";
+import { type RecordingSession, settle, TestCluster } from "./support/harness.ts";
 
 function deliveryTest(
   name: string,
@@ -21,6 +21,25 @@ function deliveryTest(
 }
 
 const msgs = (frames: unknown) => (frames as { msg: string }[]).map((f) => f.msg);
+
+/** Holds the session's writes under way until the returned function ends them. */
+function holdWrites(session: RecordingSession): (written: boolean) => void {
+  const { promise, resolve } = Promise.withResolvers<boolean>();
+  session.writes = () => promise;
+  return (written) => {
+    session.writes = () => Promise.resolve(written);
+    resolve(written);
+  };
+}
+
+/** Waits (a bounded number of turns) until `condition` holds. */
+async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let turn = 0; turn < 200; turn++) {
+    if (await condition()) return;
+    await settle();
+  }
+  assert.fail(`never happened: ${what}`);
+}
 
 deliveryTest("with receipts, pushes come again at each login until acknowledged", async (c) => {
   const alice = await c.client();
@@ -63,6 +82,151 @@ deliveryTest("without receipts (protocol v1), a written push counts as delivered
   await settle();
   assert.deepEqual(msgs(bob.pushes()), ["live"]);
   assert.deepEqual(await c.store.messages.pending(bobId), []);
+});
+
+deliveryTest(
+  "a v1 recipient on the same node takes the push directly: never pending, ACK after the write",
+  async (c) => {
+    const alice = await c.client();
+    const bob = await c.client();
+    const aliceId = await alice.register("alice");
+    const bobId = await bob.register("bob");
+    await alice.login(aliceId);
+    await bob.login(bobId);
+    const finishWrite = holdWrites(bob.session);
+    let acked = false;
+    const reply = alice.request({ msgid: 6, toid: bobId, msg: "direct" }).then((response) => {
+      acked = true;
+      return response;
+    });
+    await until(() => bob.session.received.length > 0, "bob gets the push");
+    assert.deepEqual(msgs(bob.pushes()), ["direct"]);
+    await settle();
+    assert.equal(acked, false, "no ACK before the push is written");
+    assert.deepEqual(await c.store.messages.pending(bobId), [], "not made pending");
+    finishWrite(true);
+    assert.equal((await reply).errno, 0);
+    assert.deepEqual(await c.store.messages.pending(bobId), []);
+  },
+);
+
+deliveryTest(
+  "a direct push whose write fails is made pending and comes at next login",
+  async (c) => {
+    const alice = await c.client();
+    const bob = await c.client();
+    const aliceId = await alice.register("alice");
+    const bobId = await bob.register("bob");
+    await alice.login(aliceId);
+    await bob.login(bobId);
+    bob.session.writes = () => Promise.resolve(false);
+    assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "lost" })).errno, 0);
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["lost"]);
+    bob.session.writes = () => Promise.resolve(true);
+    await bob.disconnect();
+    assert.deepEqual(msgs((await bob.login(bobId)).offlinemsg), ["lost"]);
+  },
+);
+
+deliveryTest("a direct push slow to be written is made pending until written", async (c) => {
+  c.directWriteMs = 20;
+  const alice = await c.client();
+  const bob = await c.client();
+  const aliceId = await alice.register("alice");
+  const bobId = await bob.register("bob");
+  await alice.login(aliceId);
+  await bob.login(bobId);
+  const finishWrite = holdWrites(bob.session);
+  assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "slow" })).errno, 0);
+  assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["slow"]);
+  finishWrite(true);
+  await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
+  assert.deepEqual(msgs(bob.pushes()), ["slow"], "pushed once");
+});
+
+deliveryTest(
+  "a recipient behind on its writes has the message pending until written",
+  async (c) => {
+    const alice = await c.client();
+    const bob = await c.client();
+    const aliceId = await alice.register("alice");
+    const bobId = await bob.register("bob");
+    await alice.login(aliceId);
+    await bob.login(bobId);
+    bob.session.unwrittenBytes = 1 << 20;
+    const finishWrite = holdWrites(bob.session);
+    assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "queued" })).errno, 0);
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["queued"]);
+    finishWrite(true);
+    await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
+  },
+);
+
+deliveryTest(
+  "a v1 recipient on another node takes the push directly: ACK after their server's report",
+  async (c) => {
+    const alice = await c.client("node-a");
+    const bob = await c.client("node-b");
+    const aliceId = await alice.register("alice");
+    const bobId = await bob.register("bob");
+    await alice.login(aliceId);
+    await bob.login(bobId);
+    const finishWrite = holdWrites(bob.session);
+    let acked = false;
+    const reply = alice.request({ msgid: 6, toid: bobId, msg: "across" }).then((response) => {
+      acked = true;
+      return response;
+    });
+    await until(() => bob.session.received.length > 0, "bob gets the push");
+    await settle();
+    assert.equal(acked, false, "no ACK before bob's server reports the write");
+    assert.deepEqual(await c.store.messages.pending(bobId), [], "not made pending");
+    finishWrite(true);
+    assert.equal((await reply).errno, 0);
+    assert.deepEqual(msgs(bob.pushes()), ["across"]);
+    assert.deepEqual(await c.store.messages.pending(bobId), []);
+  },
+);
+
+deliveryTest("without a report in time the message is made pending and routed", async (c) => {
+  c.directWriteMs = 20;
+  await c.node("node-b", {
+    // Node b's reports never arrive.
+    bus: (inner) => ({
+      ...inner,
+      subscribe: (nodeId, handler) => inner.subscribe(nodeId, handler),
+      publish: (nodeId, message) =>
+        "reports" in message ? Promise.resolve(true) : inner.publish(nodeId, message),
+      close: () => inner.close(),
+    }),
+  });
+  const alice = await c.client("node-a");
+  const bob = await c.client("node-b");
+  const aliceId = await alice.register("alice");
+  const bobId = await bob.register("bob", "pw");
+  await alice.login(aliceId);
+  await bob.login(bobId);
+  assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "unreported" })).errno, 0);
+  await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
+  // Taken directly, then routed again once pending: at least once, duplicates dropped by mid.
+  assert.deepEqual(msgs(bob.pushes()), ["unreported", "unreported"]);
+});
+
+deliveryTest("a retried message is made pending again for who cannot take it now", async (c) => {
+  const alice = await c.client();
+  const bob = await c.client();
+  const aliceId = await alice.register("alice");
+  const bobId = await bob.register("bob");
+  await alice.login(aliceId);
+  await bob.login(bobId);
+  const request = { msgid: 6, toid: bobId, msg: "retried", key: "k-1" };
+  const first = await alice.request(request);
+  assert.deepEqual(msgs(bob.pushes()), ["retried"]);
+  await bob.disconnect();
+  // As if the server had died between storing the message and writing the push.
+  const retry = await alice.request(request);
+  assert.deepEqual([retry.errno, retry.mid], [0, first.mid]);
+  assert.deepEqual(msgs((await bob.login(bobId)).offlinemsg), ["retried"]);
 });
 
 deliveryTest("receipts are checked and only clear the receiver's own messages", async (c) => {

@@ -2,7 +2,7 @@
 // be made to fail and then report their recovery, as the Redis ones do after a reconnect.
 
 import assert from "node:assert/strict";
-import type { Bus, Envelope, Presence, RecoveryListener } from "../lib/cluster/types.ts";
+import type { Bus, BusMessage, Presence, RecoveryListener } from "../lib/cluster/types.ts";
 import { StorageError } from "../lib/errors.ts";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
 import { silentLogger } from "../lib/log.ts";
@@ -21,13 +21,13 @@ class FlakyBus implements Bus {
 
   constructor(readonly inner: Bus) {}
 
-  subscribe(nodeId: string, handler: (envelope: Envelope) => void): Promise<void> {
+  subscribe(nodeId: string, handler: (message: BusMessage) => void): Promise<void> {
     return this.inner.subscribe(nodeId, (envelope) => {
       if (!this.down) handler(envelope);
     });
   }
 
-  publish(nodeId: string, envelope: Envelope): Promise<boolean> {
+  publish(nodeId: string, envelope: BusMessage): Promise<boolean> {
     return this.down ? Promise.reject(unreachable()) : this.inner.publish(nodeId, envelope);
   }
 
@@ -62,6 +62,9 @@ function flakyPresence(inner: Presence, state: { down: boolean }): Presence {
 function redeliveryTest(name: string, body: (cluster: TestCluster) => Promise<void>) {
   Deno.test(`redelivery: ${name}`, async () => {
     const cluster = new TestCluster();
+    // A flaky bus drops envelopes without the sender knowing: a direct send then waits for its
+    // report until this limit, and makes the message pending.
+    cluster.directWriteMs = 10;
     try {
       await body(cluster);
     } finally {

@@ -165,6 +165,38 @@ export function storeContract(
     assert.deepEqual(await store.messages.pending(b), []);
   });
 
+  test("a message appended for no recipient is in the log and pending for no one", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const { message: stored } = await store.messages.append(
+      message(a, { toId: b, msg: "taken directly", recipients: [] }),
+    );
+    assert.deepEqual(await store.messages.pending(b), []);
+    const history = await store.messages.history({
+      userId: b,
+      peerId: a,
+      groupId: null,
+      beforeMid: null,
+      limit: 10,
+    });
+    assert.deepEqual(history.map((m) => m.mid), [stored.mid]);
+  });
+
+  test("addPending makes a stored message pending, once per user", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const c = await store.users.create("c", "h");
+    const first = await store.messages.append(message(a, { msg: "one", recipients: [b] }));
+    const second = await store.messages.append(message(a, { msg: "two", recipients: [] }));
+    await store.messages.addPending(second.message.mid, [c, b, c]);
+    await store.messages.addPending(first.message.mid, [b]);
+    await store.messages.addPending(first.message.mid, []);
+    assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["one", "two"]);
+    assert.deepEqual((await store.messages.pending(c)).map((m) => m.msg), ["two"]);
+    await store.messages.acknowledge(b, [first.message.mid, second.message.mid]);
+    assert.deepEqual(await store.messages.pending(b), [], "one acknowledgement clears it");
+  });
+
   test("a repeated idempotency key stores nothing and returns the first message", async (store) => {
     const a = await store.users.create("a", "h");
     const b = await store.users.create("b", "h");
@@ -248,6 +280,38 @@ export function storeContract(
     ]);
   });
 
+  test("appends for no recipient issued together: a reused key affects its own only", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const earlier = await store.messages.append(
+      message(a, { toId: b, key: "k-old", msg: "earlier", recipients: [] }),
+    );
+    const texts = ["one", "two", "three", "retry", "five", "six", "seven"];
+    const results = await Promise.all(texts.map((msg) =>
+      store.messages.append(
+        message(a, { toId: b, msg, key: msg === "retry" ? "k-old" : null, recipients: [] }),
+      )
+    ));
+    assert.deepEqual(
+      results.map((result) => result.duplicate),
+      texts.map((msg) => msg === "retry"),
+    );
+    assert.deepEqual({ ...results[3].message }, { ...earlier.message });
+    const stored = results.filter((result) => !result.duplicate).map((result) => result.message);
+    assert.deepEqual(stored.map((m) => m.msg), ["one", "two", "three", "five", "six", "seven"]);
+    const mids = stored.map((m) => m.mid);
+    assert.deepEqual(mids, [...mids].sort((x, y) => x - y), "mids follow submission");
+    const history = await store.messages.history({
+      userId: a,
+      peerId: b,
+      groupId: null,
+      beforeMid: null,
+      limit: 10,
+    });
+    assert.deepEqual(history.map((m) => m.msg), ["earlier", ...stored.map((m) => m.msg)]);
+    assert.deepEqual(await store.messages.pending(b), []);
+  });
+
   test("the history of a conversation pages backwards by mid", async (store) => {
     const a = await store.users.create("a", "h");
     const b = await store.users.create("b", "h");
@@ -301,6 +365,12 @@ export function storeContract(
         assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["m4", "m5", "m6"]);
         assert.equal(await store.messages.takeDropped(b), 0, "acknowledging made room");
         assert.equal(await store.messages.takeDropped(a), 0);
+        const direct = await store.messages.append(
+          message(a, { toId: b, msg: "m7", recipients: [] }),
+        );
+        await store.messages.addPending(direct.message.mid, [b]);
+        assert.deepEqual((await store.messages.pending(b)).map((m) => m.msg), ["m5", "m6", "m7"]);
+        assert.equal(await store.messages.takeDropped(b), 1, "addPending keeps the cap");
       } finally {
         await store.close();
       }

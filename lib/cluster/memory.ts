@@ -1,7 +1,7 @@
 // In-process presence and bus: the embedded default for a single server. Several nodes created
 // from one InProcessCluster share it, which lets tests run a "cluster" inside one process.
 
-import type { Bus, Envelope, EnvelopeHandler, Presence } from "./types.ts";
+import type { Bus, BusMessage, EnvelopeHandler, Presence } from "./types.ts";
 
 /** Shared state of the nodes living in this process. */
 export class InProcessCluster {
@@ -51,7 +51,7 @@ export class InProcessCluster {
         mine.add(nodeId);
         return Promise.resolve();
       },
-      publish(nodeId, envelope: Envelope) {
+      publish(nodeId, envelope: BusMessage) {
         const handler = subscribers.get(nodeId);
         if (!handler) return Promise.resolve(false);
         // Deliver asynchronously, as a real bus would.

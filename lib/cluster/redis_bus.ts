@@ -4,7 +4,7 @@
 // connections are up when the bus is made, so each later "ready" is a reconnect (after the
 // resubscription, for the subscriber): recovery listeners hear of it.
 
-import type { Bus, Envelope, EnvelopeHandler, RecoveryListener } from "./types.ts";
+import type { Bus, BusMessage, DirectReport, EnvelopeHandler, RecoveryListener } from "./types.ts";
 import {
   closeRedisClient,
   messageOf,
@@ -57,9 +57,9 @@ export class RedisBus implements Bus {
     }
   }
 
-  async publish(nodeId: string, envelope: Envelope): Promise<boolean> {
+  async publish(nodeId: string, busMessage: BusMessage): Promise<boolean> {
     const { publisher, keys } = this.#options;
-    const message = JSON.stringify(envelope);
+    const message = JSON.stringify(busMessage);
     return await storage("publish", () => publisher.publish(keys.channel(nodeId), message)) > 0;
   }
 
@@ -87,7 +87,7 @@ export class RedisBus implements Bus {
   }
 
   #receive(nodeId: string, message: string): void {
-    const envelope = parseEnvelope(message);
+    const envelope = parseBusMessage(message);
     const handler = this.#handlers.get(nodeId);
     if (!envelope) {
       this.#options.warn(
@@ -99,7 +99,7 @@ export class RedisBus implements Bus {
   }
 
   /** Calls the handler; a failure (thrown or rejected) is reported, never left unhandled. */
-  async #deliver(nodeId: string, handler: EnvelopeHandler, envelope: Envelope): Promise<void> {
+  async #deliver(nodeId: string, handler: EnvelopeHandler, envelope: BusMessage): Promise<void> {
     try {
       await handler(envelope);
     } catch (error) {
@@ -108,19 +108,40 @@ export class RedisBus implements Bus {
   }
 }
 
-/** The envelope in `message`, or undefined when it is not one. */
-function parseEnvelope(message: string): Envelope | undefined {
+/** The bus message in `message`, or undefined when it is not one. */
+function parseBusMessage(message: string): BusMessage | undefined {
   let value: unknown;
   try {
     value = JSON.parse(message);
   } catch {
     return undefined;
   }
-  if (!isObject(value) || !isObject(value.push) || !Array.isArray(value.to)) return undefined;
-  if (!value.to.every((id) => Number.isSafeInteger(id))) return undefined;
+  if (!isObject(value)) return undefined;
   // `sentAt` (publish time, epoch ms) lets the receiver measure the bus's lag.
   const sentAt = typeof value.sentAt === "number" ? { sentAt: value.sentAt } : {};
-  return { to: value.to, push: value.push, ...sentAt };
+  if (Array.isArray(value.reports)) {
+    return value.reports.every(isReport) ? { reports: value.reports, ...sentAt } : undefined;
+  }
+  if (!isObject(value.push) || !isIdList(value.to)) return undefined;
+  const reply = value.reply;
+  if (reply === undefined) return { to: value.to, push: value.push, ...sentAt };
+  if (!isObject(reply) || typeof reply.node !== "string" || !Number.isSafeInteger(reply.ticket)) {
+    return undefined;
+  }
+  return {
+    to: value.to,
+    push: value.push,
+    reply: { node: reply.node, ticket: reply.ticket as number },
+    ...sentAt,
+  };
+}
+
+function isReport(value: unknown): value is DirectReport {
+  return isObject(value) && Number.isSafeInteger(value.ticket) && isIdList(value.taken);
+}
+
+function isIdList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((id) => Number.isSafeInteger(id));
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -11,9 +11,29 @@ export interface Envelope {
   push: Frame;
   /** When the sending server published it (ms since the epoch), for the pub/sub lag metric. */
   sentAt?: number;
+  /**
+   * Set when the sending server waits for an answer: the receiver writes the push only to the
+   * recipients who can take it directly and reports them to node `node` under `ticket`
+   * (lib/direct.ts).
+   */
+  reply?: { node: string; ticket: number };
 }
 
-export type EnvelopeHandler = (envelope: Envelope) => void;
+/** A node's answers to envelopes with `reply`: per ticket, the recipients who took the push. */
+export interface ReportEnvelope {
+  reports: DirectReport[];
+  sentAt?: number;
+}
+
+export interface DirectReport {
+  ticket: number;
+  taken: number[];
+}
+
+/** What travels on the bus. */
+export type BusMessage = Envelope | ReportEnvelope;
+
+export type EnvelopeHandler = (message: BusMessage) => void;
 
 /** Told that pushes may have missed their recipients while a backend was away. */
 export type RecoveryListener = () => void;
@@ -22,11 +42,11 @@ export interface Bus {
   /** Delivers every envelope published to `nodeId` to `handler`, until close. */
   subscribe(nodeId: string, handler: EnvelopeHandler): Promise<void>;
   /**
-   * Hands an envelope to the subscriber of `nodeId`. Resolves true when a subscriber received
+   * Hands a message to the subscriber of `nodeId`. Resolves true when a subscriber received
    * it, false when none did (the pushes then wait as pending deliveries for the next login).
    * Throws StorageError when the bus itself is unreachable.
    */
-  publish(nodeId: string, envelope: Envelope): Promise<boolean>;
+  publish(nodeId: string, message: BusMessage): Promise<boolean>;
   /**
    * Calls `listener` each time the bus works again after losing its connection: its subscription
    * is re-established (envelopes published to this node meanwhile were lost) or it can publish

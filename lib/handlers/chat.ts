@@ -1,9 +1,11 @@
-// One-to-one and group chat: validate, store durably for every recipient (so an errno 0 ACK
-// means the message cannot be lost), answer with its mid, then push it to whoever is online.
+// One-to-one and group chat: validate, store the message, hand it to every recipient, then
+// answer with its mid. Before the ACK each recipient either has the message pending in the store
+// or, for a v1 session keeping up, has it written to their socket (lib/direct.ts): so an errno 0
+// ACK means the message cannot be lost.
 
 import { ChatError, Errno } from "../errors.ts";
 import { type ChatPush, Limits, MsgId } from "../protocol.ts";
-import type { StoredMessage } from "../store/types.ts";
+import type { NewMessage, StoredMessage } from "../store/types.ts";
 import { idField, optionalTextField, textField } from "../validate.ts";
 import type { ChatDeps, Handler } from "./context.ts";
 import { requireUser } from "./context.ts";
@@ -55,7 +57,7 @@ export const oneChat: Handler = async (session, request, deps) => {
   if (!await userExists(deps, toid)) {
     throw new ChatError(Errno.NOT_FOUND, `no user with id ${toid}`);
   }
-  const { message, duplicate } = await deps.store.messages.append({
+  const message = await storeAndDeliver({
     senderId: sender.id,
     senderName: sender.name,
     toId: toid,
@@ -64,8 +66,7 @@ export const oneChat: Handler = async (session, request, deps) => {
     time: deps.now().toISOString(),
     key,
     recipients: [toid],
-  });
-  await deliverStored(message, duplicate, [toid], deps);
+  }, deps);
   return { body: { time: message.time, mid: message.mid } };
 };
 
@@ -80,7 +81,7 @@ export const groupChat: Handler = async (session, request, deps) => {
     throw new ChatError(Errno.CONFLICT, `you are not a member of group ${groupid}`);
   }
   const recipients = members.filter((id) => id !== sender.id);
-  const { message, duplicate } = await deps.store.messages.append({
+  const message = await storeAndDeliver({
     senderId: sender.id,
     senderName: sender.name,
     toId: null,
@@ -89,32 +90,49 @@ export const groupChat: Handler = async (session, request, deps) => {
     time: deps.now().toISOString(),
     key,
     recipients,
-  });
-  await deliverStored(message, duplicate, recipients, deps);
+  }, deps);
   return { body: { time: message.time, mid: message.mid } };
 };
 
 /**
- * Pushes a stored message to its recipients. A retried request (a key used before) pushes the
- * earlier message again, to that message's own recipients, whatever the retry named: a lost
- * push then arrives now rather than at the next login, and recipients drop it by mid if they
- * have it.
+ * Stores the message, pending for the recipients who cannot take it directly, and hands it to
+ * every recipient (see the header). Returns the stored message.
+ *
+ * A retried request (a key used before) stores nothing and hands the earlier message again to
+ * that message's own recipients, whatever the retry named: those who cannot take it directly
+ * have it made pending again (a crash may have come between the store and the direct writes),
+ * so it may come once more at their next login; recipients drop it by mid if they have it.
  */
-async function deliverStored(
-  message: StoredMessage,
-  duplicate: boolean,
-  recipients: number[],
-  deps: ChatDeps,
-): Promise<void> {
+async function storeAndDeliver(newMessage: NewMessage, deps: ChatDeps): Promise<StoredMessage> {
+  const { delivery, store } = deps;
+  let routes = await delivery.direct.route(newMessage.recipients);
+  const { message, duplicate } = await store.messages.append({
+    ...newMessage,
+    recipients: routes.stored,
+  });
   if (!duplicate) {
     deps.metrics?.messageStored();
-  } else if (message.groupId !== null) {
-    const members = await deps.store.groups.memberIds(message.groupId);
-    recipients = members.filter((id) => id !== message.senderId);
   } else {
-    recipients = message.toId === null ? [] : [message.toId];
+    routes = await delivery.direct.route(await recipientsOf(message, deps));
+    await store.messages.addPending(message.mid, routes.stored);
   }
-  await deps.delivery.deliver(recipients, pushOf(message));
+  const push = pushOf(message);
+  await Promise.all([
+    delivery.direct.send(
+      routes,
+      push,
+      (userIds) => store.messages.addPending(message.mid, userIds),
+    ),
+    delivery.deliver(routes.stored, push),
+  ]);
+  return message;
+}
+
+/** Who a stored message is for: its recipient, or the other members of its group now. */
+async function recipientsOf(message: StoredMessage, deps: ChatDeps): Promise<number[]> {
+  if (message.groupId === null) return message.toId === null ? [] : [message.toId];
+  const members = await deps.store.groups.memberIds(message.groupId);
+  return members.filter((id) => id !== message.senderId);
 }
 
 export const chatHandlers = {

@@ -7,8 +7,15 @@
 // by inTransaction).
 
 import type { PoolConnection } from "mysql2/promise";
-import { batches, modify, placeholders, select } from "./mysql_support.ts";
-import type { NewMessage, StoredMessage } from "./types.ts";
+import {
+  batches,
+  isServerError,
+  modify,
+  placeholders,
+  type Queryable,
+  select,
+} from "./mysql_support.ts";
+import type { AppendResult, NewMessage, StoredMessage } from "./types.ts";
 
 /** What the server offers beyond what every supported MySQL and MariaDB has. */
 export interface ServerFeatures {
@@ -31,13 +38,73 @@ export async function insertMessages(
   const mids = server.insertReturning && messages.length > 1
     ? await insertReturningMids(connection, messages)
     : await insertOneByOne(connection, messages);
-  const stored = messages.map(({ key: _key, recipients: _recipients, ...fields }, index) => ({
-    mid: mids[index],
-    ...fields,
-  }));
+  const stored = messages.map((message, index) => storedAs(message, mids[index]));
   const deliveries = messages.flatMap((message, index) =>
-    [...new Set(message.recipients)].map((userId) => [userId, stored[index].mid])
+    [...new Set(message.recipients)].map((userId): [number, number] => [userId, stored[index].mid])
   );
+  await addDeliveries(connection, deliveries, { server, pendingCap });
+  return stored;
+}
+
+/**
+ * Stores messages pending for nobody (every recipient took them directly) with one
+ * INSERT ... RETURNING per batch of rows, each committing on its own: no transaction is needed,
+ * so a batch costs one round trip. Each batch's outcome is its own: a batch the server refuses
+ * is run again message by message with `one`; after a failure that is not the server's answer
+ * (connection lost) nothing more is tried.
+ */
+export async function insertUnaddressed(
+  db: Queryable,
+  messages: NewMessage[],
+  one: (message: NewMessage) => Promise<AppendResult>,
+): Promise<PromiseSettledResult<AppendResult>[]> {
+  const outcomes: PromiseSettledResult<AppendResult>[] = [];
+  let lost: { reason: unknown } | null = null;
+  for (const batch of batches(messages)) {
+    if (lost) {
+      outcomes.push(...batch.map(() => ({ status: "rejected" as const, reason: lost!.reason })));
+      continue;
+    }
+    try {
+      const mids = await insertReturningMids(db, batch);
+      outcomes.push(...batch.map((message, index) => ({
+        status: "fulfilled" as const,
+        value: { message: storedAs(message, mids[index]), duplicate: false },
+      })));
+    } catch (reason) {
+      if (!isServerError(reason)) {
+        lost = { reason };
+        outcomes.push(...batch.map(() => ({ status: "rejected" as const, reason })));
+        continue;
+      }
+      for (const message of batch) {
+        outcomes.push(
+          await one(message).then(
+            (value) => ({ status: "fulfilled" as const, value }),
+            (reason) => ({ status: "rejected" as const, reason }),
+          ),
+        );
+      }
+    }
+  }
+  return outcomes;
+}
+
+function storedAs({ key: _key, recipients: _recipients, ...fields }: NewMessage, mid: number) {
+  return { mid, ...fields };
+}
+
+/**
+ * Adds the (user, mid) pending deliveries, counts them in the Mailbox and trims who is now over
+ * the cap, on `connection` inside the caller's transaction. A delivery already there is kept
+ * once (counting it again only makes its user's rows be counted sooner).
+ */
+export async function addDeliveries(
+  connection: PoolConnection,
+  deliveries: [number, number][],
+  { server, pendingCap }: { server: ServerFeatures; pendingCap: number },
+): Promise<void> {
+  if (deliveries.length === 0) return;
   const added = new Map<number, number>();
   for (const [userId] of deliveries) added.set(userId, (added.get(userId) ?? 0) + 1);
   const counts = [...added].sort(([a], [b]) => a - b);
@@ -45,12 +112,12 @@ export async function insertMessages(
   for (const batch of batches(deliveries)) {
     await modify(
       connection,
-      `INSERT INTO OfflineMessage (userid, mid) VALUES ${placeholders(batch.length, "(?, ?)")}`,
+      `INSERT INTO OfflineMessage (userid, mid) VALUES ${placeholders(batch.length, "(?, ?)")}
+       ON DUPLICATE KEY UPDATE mid = mid`,
       batch.flat(),
     );
   }
   for (const userId of overCap) await enforceCap(connection, userId, pendingCap);
-  return stored;
 }
 
 /**
@@ -117,7 +184,7 @@ async function insertOneByOne(connection: PoolConnection, messages: NewMessage[]
 }
 
 /** Inserts the messages in multi-row statements that return the new mids, in row order. */
-async function insertReturningMids(connection: PoolConnection, messages: NewMessage[]) {
+async function insertReturningMids(connection: Queryable, messages: readonly NewMessage[]) {
   const mids: number[] = [];
   for (const batch of batches(messages)) {
     const rows = await select(

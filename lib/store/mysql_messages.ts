@@ -11,7 +11,12 @@
 // The writing itself is lib/store/mysql_append.ts.
 
 import type { Pool, RowDataPacket } from "mysql2/promise";
-import { insertMessages, type ServerFeatures } from "./mysql_append.ts";
+import {
+  addDeliveries,
+  insertMessages,
+  insertUnaddressed,
+  type ServerFeatures,
+} from "./mysql_append.ts";
 import {
   batches,
   ER_DUP_ENTRY,
@@ -47,8 +52,14 @@ export function mysqlMessages(
     maxBatch: MAX_BATCH,
   });
 
-  /** Stores a batch in one transaction; if the server refuses it, each message on its own. */
+  /**
+   * Stores a batch in one transaction; if the server refuses it, each message on its own. A
+   * batch pending for nobody needs no transaction (see insertUnaddressed).
+   */
   async function appendAll(messages: NewMessage[]): Promise<PromiseSettledResult<AppendResult>[]> {
+    if (server.insertReturning && messages.every((message) => message.recipients.length === 0)) {
+      return await insertUnaddressed(pool, messages, appendOne);
+    }
     if (messages.length > 1) {
       try {
         const stored = await inTransaction(
@@ -117,6 +128,17 @@ export function mysqlMessages(
 
   return {
     append: (message) => run(() => appends.submit(message)),
+    addPending: (mid, userIds) =>
+      userIds.length === 0
+        ? Promise.resolve()
+        : run(() =>
+          inTransaction(pool, (connection) =>
+            addDeliveries(
+              connection,
+              [...new Set(userIds)].map((userId): [number, number] => [userId, mid]),
+              writing,
+            ))
+        ),
     pending: (userId) =>
       run(async () => {
         const rows = await select(

@@ -43,8 +43,13 @@ export function sqliteMessages(
     return { mid: Number(result.lastInsertRowid), ...fields };
   };
 
-  /** Adds `mid` to each recipient's pending deliveries, dropping the oldest past the cap. */
+  /**
+   * Adds `mid` to each recipient's pending deliveries (a recipient who has it keeps one),
+   * dropping the oldest past the cap. A recipient counted twice in the mailbox only has their
+   * rows counted sooner.
+   */
   const addPending = (recipients: readonly number[], mid: number) => {
+    if (recipients.length === 0) return;
     const counters = recipients.length === 1
       ? addPendingOne(recipients[0], mid)
       : addPendingSet(recipients, mid);
@@ -56,7 +61,10 @@ export function sqliteMessages(
   // One recipient (every one-to-one message): plain statements, about half the cost of the
   // json_each ones below.
   const addPendingOne = (recipient: number, mid: number) => {
-    sql("INSERT INTO pending_deliveries (user_id, mid) VALUES (?, ?)").run(recipient, mid);
+    sql("INSERT OR IGNORE INTO pending_deliveries (user_id, mid) VALUES (?, ?)").run(
+      recipient,
+      mid,
+    );
     return sql(
       `INSERT INTO mailboxes (user_id, pending) VALUES (?, 1)
        ON CONFLICT (user_id) DO UPDATE SET pending = pending + 1 RETURNING user_id, pending`,
@@ -67,7 +75,7 @@ export function sqliteMessages(
   // message stays a handful of statements however large the group.
   const addPendingSet = (recipients: readonly number[], mid: number) => {
     const ids = JSON.stringify(recipients);
-    sql("INSERT INTO pending_deliveries (user_id, mid) SELECT value, ? FROM json_each(?)")
+    sql("INSERT OR IGNORE INTO pending_deliveries (user_id, mid) SELECT value, ? FROM json_each(?)")
       .run(mid, ids);
     return sql(
       `INSERT INTO mailboxes (user_id, pending) SELECT value, 1 FROM json_each(?) WHERE true
@@ -100,6 +108,10 @@ export function sqliteMessages(
         addPending([...new Set(message.recipients)], stored.mid);
         return { message: stored, duplicate: false };
       }),
+    addPending: (mid, userIds) =>
+      userIds.length === 0
+        ? Promise.resolve()
+        : runBatched(batch, () => addPending([...new Set(userIds)], mid)),
     pending: (userId) =>
       run(() =>
         sql(

@@ -100,11 +100,17 @@ export interface GroupRepository {
 export interface MessageRepository {
   /**
    * Appends the message to the log and to every recipient's pending deliveries, atomically.
+   * `recipients` may be empty (all of them take the message directly).
    * When the sender already used `key`, stores nothing and returns the earlier message.
    * A recipient with more than the store's pending cap loses their oldest pending deliveries;
    * they are counted (see takeDropped).
    */
   append(message: NewMessage): Promise<AppendResult>;
+  /**
+   * Makes the stored message `mid` pending for each of the users (those who already have it
+   * pending keep one), with the cap applied as in append.
+   */
+  addPending(mid: number, userIds: readonly number[]): Promise<void>;
   /** Messages delivered to the user but not yet acknowledged, oldest first. */
   pending(userId: number): Promise<StoredMessage[]>;
   /** Marks messages as received by the user; mids not pending for them are ignored. */

@@ -45,8 +45,13 @@ export class RecordingSession implements Session {
     return this.admitting;
   }
 
+  /** What written() answers: replace it to play a failed or slow write. */
+  writes: () => Promise<boolean> = () => Promise.resolve(true);
+  /** Set it to play a connection behind on its writes. */
+  unwrittenBytes = 0;
+
   written(): Promise<boolean> {
-    return Promise.resolve(true);
+    return this.writes();
   }
 
   /** Removes and returns everything received so far. */
@@ -103,6 +108,8 @@ export class TestCluster {
   /** Each node's recovery sweep, watching its bus and presence. */
   readonly redeliveries = new Map<string, Redelivery>();
   time = new Date("2026-01-02T03:04:05.678Z");
+  /** How long the nodes' direct pushes may take to be written (lib/delivery.ts). */
+  directWriteMs = 1000;
 
   constructor(pendingCap?: number) {
     this.store = openSqliteStore(":memory:", pendingCap);
@@ -129,6 +136,7 @@ export class TestCluster {
       bus,
       messages: this.store.messages,
       log: silentLogger,
+      directWriteMs: this.directWriteMs,
     });
     const deps: ChatDeps = {
       store: this.store,
