@@ -17,6 +17,8 @@ export interface Target {
   protocol: Protocol;
   port: number;
   servers: Service[];
+  /** Chat clients log in with receipts and acknowledge every push (default: protocol v1). */
+  receipts?: boolean;
 }
 
 /** CPU use of the servers and of the generator workers during a run, and the servers' RSS. */
@@ -87,7 +89,9 @@ export class ClientSet {
         port: target.port,
         count,
         batch,
-        login: "ids" in login ? { ids: ids[worker], password } : null,
+        login: "ids" in login
+          ? { ids: ids[worker], password, receipts: target.receipts === true }
+          : null,
       }
     );
     const opening = await observe(generator, target, () => generator.run(commands));

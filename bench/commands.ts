@@ -20,7 +20,7 @@ export interface OpenCommand {
   count: number;
   batch: number;
   /** `password: null` logs in to the echo relay (which only binds the id). */
-  login: { ids: number[]; password: string | null } | null;
+  login: { ids: number[]; password: string | null; receipts: boolean } | null;
 }
 
 /** Two clients playing ping-pong: a sends to b; b's receipt triggers b's send to a, and so on. */
@@ -37,6 +37,8 @@ export interface PairsCommand {
   op: "pairs";
   pairs: PairSpec[];
   acked: boolean;
+  /** Each push is acknowledged with a RECEIPT request (clients logged in with receipts). */
+  receipts: boolean;
   timing: Timing;
 }
 

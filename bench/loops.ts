@@ -42,9 +42,12 @@ export async function openClients(
       client = await LoadClient.connect(command.port, report);
       if (login) {
         const id = login.ids[index];
-        const frame = login.password === null
-          ? { msgid: 1, id }
-          : { msgid: 1, id, password: login.password };
+        const frame = login.password === null ? { msgid: 1, id } : {
+          msgid: 1,
+          id,
+          password: login.password,
+          ...(login.receipts ? { receipts: true } : {}),
+        };
         const reply = await client.request(frame);
         if (reply.errno !== 0) throw new Error(`login of user ${id}: ${JSON.stringify(reply)}`);
         nodes[index] = String(reply.node);
@@ -90,6 +93,9 @@ export function runPairs(clients: Clients, command: PairsCommand, phase: Phase):
         return;
       }
       phase.complete(performance.now() - received.sentAt);
+      if (command.receipts) {
+        phase.expectOk(self.request({ msgid: 13, mids: [push.mid] }), "receipt");
+      }
       send(self, reply);
     };
     a.onPush = receive(a, pair.aToB);

@@ -98,11 +98,12 @@ function loadOf(context: Context, workers = context.workers): Load {
 async function bothSides<T>(
   context: Context,
   measure: (target: Target) => Promise<T>,
+  receipts = false,
 ): Promise<{ chat: T; baseline: T }> {
   let chat: T;
   {
     await using server = await sqliteServer(context);
-    chat = await measure(single("chat", server));
+    chat = await measure({ ...single("chat", server), receipts });
   }
   await using relay = await startService("echo relay", RELAY, []);
   return { chat, baseline: await measure(single("relay", relay)) };
@@ -112,16 +113,35 @@ function whatOf(target: Target, baseline = "echo relay"): string {
   return target.protocol === "chat" ? "chat server, SQLite" : baseline;
 }
 
-async function pairsComparison(context: Context, name: string, clients: number) {
+async function pairsComparison(
+  context: Context,
+  name: string,
+  clients: number,
+  receipts = false,
+) {
   const users = context.seeded.userIds.slice(0, clients);
   const sides = await bothSides(context, async (target) => {
-    return (await pairsSide(loadOf(context), target, whatOf(target), users)).side;
-  });
-  return { name, unit: "msgs/s", ...sides, notes: [] };
+    const what = receipts && target.protocol === "chat" ? "chat server, receipts" : whatOf(target);
+    return (await pairsSide(loadOf(context), target, what, users)).side;
+  }, receipts);
+  const notes = receipts
+    ? [
+      "clients log in with receipts and send a RECEIPT for every push (the project's own " +
+      "client does): each message stays pending until then, so the store also writes and " +
+      "deletes a pending row per message",
+    ]
+    : [];
+  return { name, unit: "msgs/s", ...sides, notes };
 }
 
 export const oneToOne: Scenario = async (context) => [
   await pairsComparison(context, "1 one-to-one, 1 node", 2 * context.profile.pairs),
+  await pairsComparison(
+    context,
+    "1r one-to-one, 1 node, clients with receipts",
+    2 * context.profile.pairs,
+    true,
+  ),
 ];
 
 async function balancer(ports: number[]) {

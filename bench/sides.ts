@@ -70,6 +70,7 @@ function pairsRun(set: ClientSet, timing: Timing, limit = Infinity): Promise<Run
         bToA: directMessage(protocol, set.ids[worker][a]),
       })),
       acked: protocol === "chat",
+      receipts: set.target.receipts === true,
       timing,
     };
   });
