@@ -63,7 +63,8 @@ function header(mode: string, workers: number, machine: Record<string, unknown>)
     "recipient's push, from a timestamp written into the message text by the sender and read " +
     "on arrival in the same generator process (one clock)",
     "chat clients log in without receipts (protocol v1: the server marks a push delivered once " +
-    "written); every chat message is a request whose ACK must be errno 0 (checked, not waited for)",
+    "written), except in row 1r; every chat message is a request whose ACK must be errno 0 " +
+    "(checked, not waited for)",
     `chat servers run with ${SERVER_FLAGS.slice(4).join(" ")} (the per-connection limit is ` +
     "an anti-abuse default of 200 requests/s); everything else is the default",
     "baseline: bench/echo_server.ts, a length-prefixed JSON relay on the chat server's own " +
@@ -131,7 +132,7 @@ async function run(): Promise<void> {
       mode,
       generator_workers: workers,
       profile,
-      receipts: false,
+      receipts: "v1 clients, except row 1r (receipts)",
       server_flags: SERVER_FLAGS,
       seeded_users_hash_cost: SEED_COST,
       duration_s: Math.round(seconds),
