@@ -22,6 +22,17 @@ function deliveryTest(
 
 const msgs = (frames: unknown) => (frames as { msg: string }[]).map((f) => f.msg);
 
+/** Alice on node-a and Bob on `bobNode`, registered and logged in without receipts. */
+async function loggedInPair(c: TestCluster, bobNode = "node-a") {
+  const alice = await c.client();
+  const bob = await c.client(bobNode);
+  const aliceId = await alice.register("alice");
+  const bobId = await bob.register("bob");
+  await alice.login(aliceId);
+  await bob.login(bobId);
+  return { alice, bob, aliceId, bobId };
+}
+
 /** Holds the session's writes under way until the returned function ends them. */
 function holdWrites(session: RecordingSession): (written: boolean) => void {
   const { promise, resolve } = Promise.withResolvers<boolean>();
@@ -71,12 +82,7 @@ deliveryTest("with receipts, pushes come again at each login until acknowledged"
 });
 
 deliveryTest("without receipts (protocol v1), a written push counts as delivered", async (c) => {
-  const alice = await c.client();
-  const bob = await c.client();
-  const aliceId = await alice.register("alice");
-  const bobId = await bob.register("bob");
-  await alice.login(aliceId);
-  await bob.login(bobId);
+  const { alice, bob, bobId } = await loggedInPair(c);
   await alice.request({ msgid: 6, toid: bobId, msg: "live" });
   await settle();
   await settle();
@@ -87,12 +93,7 @@ deliveryTest("without receipts (protocol v1), a written push counts as delivered
 deliveryTest(
   "a v1 recipient on the same node takes the push directly: never pending, ACK after the write",
   async (c) => {
-    const alice = await c.client();
-    const bob = await c.client();
-    const aliceId = await alice.register("alice");
-    const bobId = await bob.register("bob");
-    await alice.login(aliceId);
-    await bob.login(bobId);
+    const { alice, bob, bobId } = await loggedInPair(c);
     const finishWrite = holdWrites(bob.session);
     let acked = false;
     const reply = alice.request({ msgid: 6, toid: bobId, msg: "direct" }).then((response) => {
@@ -113,12 +114,7 @@ deliveryTest(
 deliveryTest(
   "a direct push whose write fails is made pending and comes at next login",
   async (c) => {
-    const alice = await c.client();
-    const bob = await c.client();
-    const aliceId = await alice.register("alice");
-    const bobId = await bob.register("bob");
-    await alice.login(aliceId);
-    await bob.login(bobId);
+    const { alice, bob, bobId } = await loggedInPair(c);
     bob.session.writes = () => Promise.resolve(false);
     assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "lost" })).errno, 0);
     assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["lost"]);
@@ -130,12 +126,7 @@ deliveryTest(
 
 deliveryTest("a direct push slow to be written is made pending until written", async (c) => {
   c.directWriteMs = 20;
-  const alice = await c.client();
-  const bob = await c.client();
-  const aliceId = await alice.register("alice");
-  const bobId = await bob.register("bob");
-  await alice.login(aliceId);
-  await bob.login(bobId);
+  const { alice, bob, bobId } = await loggedInPair(c);
   const finishWrite = holdWrites(bob.session);
   assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "slow" })).errno, 0);
   assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["slow"]);
@@ -147,12 +138,7 @@ deliveryTest("a direct push slow to be written is made pending until written", a
 deliveryTest(
   "a recipient behind on its writes has the message pending until written",
   async (c) => {
-    const alice = await c.client();
-    const bob = await c.client();
-    const aliceId = await alice.register("alice");
-    const bobId = await bob.register("bob");
-    await alice.login(aliceId);
-    await bob.login(bobId);
+    const { alice, bob, bobId } = await loggedInPair(c);
     bob.session.unwrittenBytes = 1 << 20;
     const finishWrite = holdWrites(bob.session);
     assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "queued" })).errno, 0);
@@ -165,12 +151,7 @@ deliveryTest(
 deliveryTest(
   "a v1 recipient on another node takes the push directly: ACK after their server's report",
   async (c) => {
-    const alice = await c.client("node-a");
-    const bob = await c.client("node-b");
-    const aliceId = await alice.register("alice");
-    const bobId = await bob.register("bob");
-    await alice.login(aliceId);
-    await bob.login(bobId);
+    const { alice, bob, bobId } = await loggedInPair(c, "node-b");
     const finishWrite = holdWrites(bob.session);
     let acked = false;
     const reply = alice.request({ msgid: 6, toid: bobId, msg: "across" }).then((response) => {
@@ -200,12 +181,7 @@ deliveryTest("without a report in time the message is made pending and routed", 
       close: () => inner.close(),
     }),
   });
-  const alice = await c.client("node-a");
-  const bob = await c.client("node-b");
-  const aliceId = await alice.register("alice");
-  const bobId = await bob.register("bob", "pw");
-  await alice.login(aliceId);
-  await bob.login(bobId);
+  const { alice, bob, bobId } = await loggedInPair(c, "node-b");
   assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "unreported" })).errno, 0);
   await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
   // Taken directly, then routed again once pending: at least once, duplicates dropped by mid.
@@ -213,12 +189,7 @@ deliveryTest("without a report in time the message is made pending and routed", 
 });
 
 deliveryTest("a retried message is made pending again for who cannot take it now", async (c) => {
-  const alice = await c.client();
-  const bob = await c.client();
-  const aliceId = await alice.register("alice");
-  const bobId = await bob.register("bob");
-  await alice.login(aliceId);
-  await bob.login(bobId);
+  const { alice, bob, bobId } = await loggedInPair(c);
   const request = { msgid: 6, toid: bobId, msg: "retried", key: "k-1" };
   const first = await alice.request(request);
   assert.deepEqual(msgs(bob.pushes()), ["retried"]);
