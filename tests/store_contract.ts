@@ -83,6 +83,7 @@ export function storeContract(
       groupname: "devs",
       groupdesc: "we write code",
     });
+    assert.deepEqual(await store.groups.memberIds(groupId), [owner]);
     await store.groups.join(groupId, joiner);
     await assert.rejects(store.groups.join(groupId, joiner), conflict);
     assert.equal(await store.groups.isMember(groupId, joiner), true);
@@ -96,6 +97,7 @@ export function storeContract(
     ]);
     assert.deepEqual(await store.groups.listForUser(outsider), []);
     assert.equal(await store.groups.findById(groupId + 1000), null);
+    assert.deepEqual(await store.groups.memberIds(groupId + 1000), []);
   });
 
   test("a taken group name is CONFLICT and leaves no half-made group", async (store) => {

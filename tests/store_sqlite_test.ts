@@ -33,6 +33,28 @@ Deno.test("sqlite store: data survives closing and reopening the file", async ()
   }
 });
 
+Deno.test("sqlite store: group members added through another connection to the file are seen", async () => {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/chat.db`;
+  const here = openSqliteStore(path);
+  const elsewhere = openSqliteStore(path);
+  try {
+    const owner = await here.users.create("owner", "h");
+    const joiner = await here.users.create("joiner", "h");
+    // A group id looked up before it exists, then created by the other connection.
+    assert.deepEqual(await here.groups.memberIds(1), []);
+    const groupId = await elsewhere.groups.create(owner, "devs", "");
+    assert.equal(groupId, 1);
+    assert.deepEqual(await here.groups.memberIds(groupId), [owner]);
+    await elsewhere.groups.join(groupId, joiner);
+    assert.deepEqual(await here.groups.memberIds(groupId), [owner, joiner]);
+  } finally {
+    await here.close();
+    await elsewhere.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("sqlite store: appends of one turn commit together, a failing one alone is undone", async () => {
   const store = openSqliteStore(":memory:");
   try {

@@ -4,6 +4,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
 import type { GroupRole } from "../protocol.ts";
+import { MemberCache } from "./member_cache.ts";
 import { sqliteMessages } from "./sqlite_messages.ts";
 import { messageOf, type Row, run, TurnBatch } from "./sqlite_support.ts";
 import {
@@ -109,6 +110,7 @@ class SqliteStore implements Repositories {
     this.description = `sqlite:${path}`;
     const sql = (text: string) => this.#prepare(text);
     const tx = <T>(work: () => T) => this.#transaction(work);
+    const members = new MemberCache(() => Number(sql("PRAGMA data_version").get()!.data_version));
 
     this.users = {
       create: (name, passwordHash) =>
@@ -153,6 +155,7 @@ class SqliteStore implements Repositories {
             const groupId = Number(result.lastInsertRowid);
             sql("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, 'creator')")
               .run(groupId, creatorId);
+            members.forget(groupId);
             return groupId;
           }), "group name is already taken"),
       findById: (groupId) =>
@@ -161,6 +164,7 @@ class SqliteStore implements Repositories {
         ),
       join: (groupId, userId) =>
         run(() => {
+          members.forget(groupId);
           sql("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, 'normal')")
             .run(groupId, userId);
         }, "already a member of this group"),
@@ -171,8 +175,12 @@ class SqliteStore implements Repositories {
         ),
       memberIds: (groupId) =>
         run(() =>
-          sql("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
-            .all(groupId).map((row) => Number(row.user_id))
+          members.get(
+            groupId,
+            () =>
+              sql("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
+                .all(groupId).map((row) => Number(row.user_id)),
+          )
         ),
       listForUser: (userId) =>
         run(() => {

@@ -91,8 +91,8 @@ export interface GroupRepository {
   /** Adds a member with role "normal". Throws CONFLICT when already a member. */
   join(groupId: number, userId: number): Promise<void>;
   isMember(groupId: number, userId: number): Promise<boolean>;
-  /** Ids of every member of the group. */
-  memberIds(groupId: number): Promise<number[]>;
+  /** Ids of every member of the group, in increasing order (none: no such group). */
+  memberIds(groupId: number): Promise<readonly number[]>;
   /** The user's groups with all their members, groups and members ordered by id. */
   listForUser(userId: number): Promise<GroupWithMembers[]>;
 }
