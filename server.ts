@@ -25,7 +25,7 @@ async function run(config: ServerConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat }).with({
     node: config.nodeId,
   });
-  const store = await openStore(config.db, config.pendingCap);
+  const store = await openStore(config.db, config.pendingCap, log);
   let cluster;
   try {
     cluster = await openCluster(config.redis, config.redisPrefix, config.nodeId, log);

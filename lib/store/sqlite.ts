@@ -4,6 +4,7 @@
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
 import type { GroupRole } from "../protocol.ts";
+import { Checkpointer } from "./checkpointer.ts";
 import { MemberCache } from "./member_cache.ts";
 import { sqliteMessages } from "./sqlite_messages.ts";
 import { messageOf, type Row, run, TurnBatch } from "./sqlite_support.ts";
@@ -78,22 +79,36 @@ CREATE TABLE IF NOT EXISTS mailboxes (
 `;
 
 /** Opens (creating if needed) a SQLite store. `path` may be ":memory:". */
+/**
+ * Opens (creating if needed) a SQLite store. `path` may be ":memory:". A file in WAL mode gets a
+ * checkpointer thread (lib/store/checkpointer.ts); `onWarning` hears if it fails.
+ */
 export function openSqliteStore(
   path: string,
   pendingCap: number = DEFAULT_PENDING_CAP,
+  onWarning: (event: string, fields: Record<string, unknown>) => void = () => {},
 ): Repositories {
   let db: DatabaseSync;
+  let checkpointer: Checkpointer | null = null;
   try {
     db = new DatabaseSync(path);
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
     db.exec("PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
+    if (db.prepare("PRAGMA journal_mode").get()?.journal_mode === "wal") {
+      checkpointer = new Checkpointer(db, path, (message) => {
+        onWarning("sqlite_checkpointer_failed", {
+          error: message,
+          fallback: "the server's connection checkpoints the WAL itself",
+        });
+      });
+    }
   } catch (error) {
     throw new StorageError(`cannot open SQLite database ${path}: ${messageOf(error)}`, {
       cause: error,
     });
   }
-  return new SqliteStore(db, path, pendingCap);
+  return new SqliteStore(db, path, pendingCap, checkpointer);
 }
 
 class SqliteStore implements Repositories {
@@ -104,9 +119,16 @@ class SqliteStore implements Repositories {
   readonly messages: MessageRepository;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
+  readonly #checkpointer: Checkpointer | null;
 
-  constructor(db: DatabaseSync, path: string, pendingCap: number) {
+  constructor(
+    db: DatabaseSync,
+    path: string,
+    pendingCap: number,
+    checkpointer: Checkpointer | null,
+  ) {
     this.#db = db;
+    this.#checkpointer = checkpointer;
     this.description = `sqlite:${path}`;
     const sql = (text: string) => this.#prepare(text);
     const tx = <T>(work: () => T) => this.#transaction(work);
@@ -210,9 +232,9 @@ class SqliteStore implements Repositories {
     }
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.#checkpointer?.stop();
     if (this.#db.isOpen) this.#db.close();
-    return Promise.resolve();
   }
 
   #prepare(text: string): StatementSync {
