@@ -19,6 +19,8 @@ export interface Target {
   servers: Service[];
   /** Chat clients log in with receipts and acknowledge every push (default: protocol v1). */
   receipts?: boolean;
+  /** Relay clients send each message as a request, which the relay answers. */
+  answered?: boolean;
 }
 
 /** CPU use of the servers and of the generator workers during a run, and the servers' RSS. */

@@ -4,7 +4,10 @@
 //
 //   {msgid: 1, id, seq}   binds this connection to `id`; reply {msgid: 2, errno: 0, seq, node}
 //   {to, msg, ...}        forwards the frame, encoded once, to the connection(s) bound to `to`
-//                         (an id or an array of ids); no reply
+//                         (an id or an array of ids); no reply, unless it carries a `seq`: then
+//                         it is forwarded without it and answered {msgid: 11, errno: 0, seq,
+//                         time, mid} like the chat server's ACK (the protocol's floor: every
+//                         request gets exactly one response)
 //   {hash, seq}           one scrypt hash of `hash` at the chat server's cost (N=16384, r=8,
 //                         p=1); reply {errno: 0, seq}: the floor under register and login
 
@@ -16,15 +19,21 @@ import { DEFAULT_MAX_FRAME, type Frame } from "../lib/protocol.ts";
 const NODE = "relay";
 const bound = new Map<number, ClientConnection>();
 
+let relayed = 0;
+
 async function handle(connection: ClientConnection, frame: Frame): Promise<void> {
-  const seq = frame.seq;
+  const { seq, ...forwarded } = frame;
   if (frame.to !== undefined) {
     const targets = Array.isArray(frame.to) ? frame.to : [frame.to];
-    const bytes = encodeFrame(frame);
+    const bytes = encodeFrame(forwarded);
     for (const id of targets) {
       const target = bound.get(id);
       if (target) target.sendEncoded(bytes);
       else connection.send({ msgid: 12, errno: 5, errmsg: `no connection bound to ${id}` });
+    }
+    relayed++;
+    if (seq !== undefined) {
+      connection.send({ msgid: 11, errno: 0, seq, time: new Date().toISOString(), mid: relayed });
     }
   } else if (frame.msgid === 1 && typeof frame.id === "number") {
     bound.set(frame.id, connection);

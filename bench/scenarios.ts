@@ -134,15 +134,49 @@ async function pairsComparison(
   return { name, unit: "msgs/s", ...sides, notes };
 }
 
-export const oneToOne: Scenario = async (context) => [
-  await pairsComparison(context, "1 one-to-one, 1 node", 2 * context.profile.pairs),
-  await pairsComparison(
-    context,
-    "1r one-to-one, 1 node, clients with receipts",
-    2 * context.profile.pairs,
-    true,
-  ),
-];
+/**
+ * The protocol's floor beside a one-to-one scenario: the relay answering every message as the
+ * chat server must (one response per request), against the plain relay of `plain`.
+ */
+function floorComparison(label: string, plain: Comparison, answering: Side): Comparison {
+  const chatRatio = plain.chat.rate / answering.rate;
+  const scenario = plain.name.split(" ")[0];
+  return {
+    name: `${label} ${plain.name.slice(scenario.length + 1)}: the protocol's floor`,
+    unit: "msgs/s",
+    chat: answering,
+    baseline: plain.baseline,
+    ratioLabel: "answering ÷ plain relay",
+    notes: [
+      "the relay answering every message with an ACK frame, as the protocol requires of any " +
+      "server (exactly one response per request): a message costs the server two socket writes " +
+      "instead of one, and the clients two reads",
+      `scenario ${scenario}'s chat server ÷ this relay: ${fixed(chatRatio, 2)}×`,
+    ],
+    extra: { chat_server_ratio: roundOrNull(chatRatio) },
+  };
+}
+
+async function answeringRelay(context: Context, plain: Comparison): Promise<Side> {
+  const users = context.seeded.userIds.slice(0, plain.chat.clients);
+  await using relay = await startService("echo relay", RELAY, []);
+  const target = { ...single("relay", relay), answered: true };
+  return (await pairsSide(loadOf(context), target, "echo relay answering", users)).side;
+}
+
+export const oneToOne: Scenario = async (context) => {
+  const plain = await pairsComparison(context, "1 one-to-one, 1 node", 2 * context.profile.pairs);
+  return [
+    plain,
+    floorComparison("1a", plain, await answeringRelay(context, plain)),
+    await pairsComparison(
+      context,
+      "1r one-to-one, 1 node, clients with receipts",
+      2 * context.profile.pairs,
+      true,
+    ),
+  ];
+};
 
 async function balancer(ports: number[]) {
   const nginx = await startNginx(ports);
@@ -180,15 +214,19 @@ export const oneToOneCluster: Scenario = async (context) => {
     const target: Target = { protocol: "chat", port: nginx.port, servers: [a, b] };
     chat = await pairsSide(load, target, "2 chat servers", userIds);
   }
-  await using relay = await startService("echo relay", RELAY, []);
-  await using nginx = await balancer([relay.port]);
-  const target: Target = { protocol: "relay", port: nginx.port, servers: [relay] };
-  const baseline = await pairsSide(load, target, "echo relay behind nginx", userIds);
-  return [{
+  const viaNginx = async (answered: boolean) => {
+    await using relay = await startService("echo relay", RELAY, []);
+    await using nginx = await balancer([relay.port]);
+    const target: Target = { protocol: "relay", port: nginx.port, servers: [relay], answered };
+    const what = answered ? "echo relay answering, behind nginx" : "echo relay behind nginx";
+    return (await pairsSide(load, target, what, userIds)).side;
+  };
+  const baseline = await viaNginx(false);
+  const comparison: Comparison = {
     name,
     unit: "msgs/s",
     chat: chat.side,
-    baseline: baseline.side,
+    baseline,
     notes: [
       `${chat.crossNodePairs} of ${chat.pairs} pairs span the two nodes (each message crosses ` +
       "nginx, a server, Redis pub/sub, the other server and nginx); CPU and RSS are both servers'",
@@ -196,7 +234,8 @@ export const oneToOneCluster: Scenario = async (context) => {
       "baseline: one echo relay behind the same kind of nginx with a single upstream " +
       "(two relays behind nginx cannot relay to each other's clients)",
     ],
-  }];
+  };
+  return [comparison, floorComparison("2a", comparison, await viaNginx(true))];
 };
 
 export const groupFanout: Scenario = async (context) => {

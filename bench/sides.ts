@@ -69,7 +69,7 @@ function pairsRun(set: ClientSet, timing: Timing, limit = Infinity): Promise<Run
         aToB: directMessage(protocol, set.ids[worker][b]),
         bToA: directMessage(protocol, set.ids[worker][a]),
       })),
-      acked: protocol === "chat",
+      acked: protocol === "chat" || set.target.answered === true,
       receipts: set.target.receipts === true,
       timing,
     };

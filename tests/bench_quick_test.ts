@@ -30,6 +30,7 @@ interface ScenarioJson {
   loggers?: number;
   logins_per_s?: number;
   login_p99_ms?: number;
+  chat_server_ratio?: number;
   baseline: { errors: number; p99_ms: number };
   problems: string[];
 }
@@ -89,6 +90,13 @@ function assertFigures(figures: ScenarioJson): void {
   assert.equal(figures.errors, 0, `errors in ${where}`);
 }
 
+/** A floor row: the answering relay's figures, and the chat server's ratio to it. */
+function assertFloor(floor: ScenarioJson): void {
+  const where = JSON.stringify(floor);
+  assert.ok(Number.isFinite(floor.chat_server_ratio) && floor.chat_server_ratio! > 0, where);
+  assert.equal(floor.baseline.errors, 0, where);
+}
+
 Deno.test("bench --quick: one node scenarios report figures and baseline ratios", async () => {
   const run = await quickBench();
   assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
@@ -96,6 +104,7 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
   assert.match(run.stdout, /targets on this machine:/);
   const prefixes = [
     "1 one-to-one",
+    "1a one-to-one",
     "3 group fan-out, 10 members",
     "3 group fan-out, 100 members",
     "4a register",
@@ -106,6 +115,7 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
     "7 chat during a login storm",
   ];
   for (const prefix of prefixes) assertFigures(scenario(run, prefix));
+  assertFloor(scenario(run, "1a one-to-one"));
   const idle = scenario(run, "5 idle");
   assert.ok(
     Number.isFinite(idle.rss_kb_per_conn) && idle.rss_kb_per_conn! > 0,
@@ -137,5 +147,7 @@ Deno.test({
     const run = await quickBench();
     assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
     assertFigures(scenario(run, "2 one-to-one, 2 nodes"));
+    assertFigures(scenario(run, "2a one-to-one, 2 nodes"));
+    assertFloor(scenario(run, "2a one-to-one, 2 nodes"));
   },
 });
