@@ -189,6 +189,39 @@ Deno.test("server e2e: a restart keeps users, friends, groups and undelivered me
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("server e2e: after SIGKILL every acknowledged message is still there", async () => {
+  const dir = await Deno.makeTempDir();
+  const db = ["--db", `sqlite:${dir}/chat.db`];
+  let server = await startServer(db);
+  const alice = await WireClient.connect(server.port);
+  const aliceId = await alice.register("alice");
+  const bobId = await alice.register("bob");
+  await alice.login(aliceId);
+  // Requests in flight together, so the server commits them in shared transactions; the kill
+  // comes as soon as the last ACK is read, with no time for a checkpoint or a clean close.
+  const count = 400;
+  const acks = await Promise.all(
+    Array.from({ length: count }, (_, k) => alice.request({ msgid: 6, toid: bobId, msg: `m${k}` })),
+  );
+  assert.deepEqual(acks.filter((ack) => ack.errno !== 0), []);
+  assert.equal((await server.stop("SIGKILL")).signal, "SIGKILL");
+  await alice.closed;
+
+  server = await startServer(db);
+  const bob = await WireClient.connect(server.port);
+  const join = await bob.login(bobId);
+  // The first 200 ride in the login ACK, the rest follow as pushes.
+  const offline = join.offlinemsg as { msg: string }[];
+  await bob.until(() => offline.length + bob.pushes.length === count, "the whole backlog");
+  assert.deepEqual(
+    [...offline, ...bob.pushes].map((m) => m.msg),
+    Array.from({ length: count }, (_, k) => `m${k}`),
+  );
+  bob.close();
+  assert.equal((await server.stop("SIGINT")).code, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("server e2e: many clients at once", async () => {
   await withServer(async (port) => {
     const count = 60;
