@@ -38,6 +38,8 @@ Deno.test("sqlite store: group members added through another connection to the f
   const path = `${dir}/chat.db`;
   const here = openSqliteStore(path);
   const elsewhere = openSqliteStore(path);
+  // Commits by another connection are looked for once per event-loop turn.
+  const nextTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
   try {
     const owner = await here.users.create("owner", "h");
     const joiner = await here.users.create("joiner", "h");
@@ -45,8 +47,10 @@ Deno.test("sqlite store: group members added through another connection to the f
     assert.deepEqual(await here.groups.memberIds(1), []);
     const groupId = await elsewhere.groups.create(owner, "devs", "");
     assert.equal(groupId, 1);
+    await nextTurn();
     assert.deepEqual(await here.groups.memberIds(groupId), [owner]);
     await elsewhere.groups.join(groupId, joiner);
+    await nextTurn();
     assert.deepEqual(await here.groups.memberIds(groupId), [owner, joiner]);
   } finally {
     await here.close();

@@ -1,8 +1,9 @@
 // Takes SQLite's write-ahead-log checkpoints off the event loop. By default the connection that
 // commits also copies the log back into the database every 1,000 pages, inside its COMMIT: with
-// a busy server that is a stall of 10-40 ms (fsync included) every few hundred milliseconds and
-// more than half of the store's time per message. Here the server's connection never
-// checkpoints; a worker thread (lib/store/checkpoint_worker.ts) does, on its own connection.
+// a busy server that is a stall of 10-40 ms (fsync included) every few hundred milliseconds, and
+// in a micro-benchmark of the server's appends more than half of their time. Here the server's
+// connection never checkpoints; a worker thread (lib/store/checkpoint_worker.ts) does, on its
+// own connection.
 // Should the worker fail, the connection checkpoints itself again, as SQLite does by default.
 
 import type { DatabaseSync } from "node:sqlite";
