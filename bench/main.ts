@@ -7,18 +7,20 @@ import { releaseAll } from "./cleanup.ts";
 import { SEED_COST, seedStore, tempDir } from "./fixtures.ts";
 import { Generator } from "./generator.ts";
 import { PROFILES, usersNeeded } from "./profiles.ts";
+import { medianOutcomes } from "./repeat.ts";
 import { describeMachine, jsonDocument, renderOutcome, tableHeader } from "./report.ts";
 import { type Outcome, SCENARIOS, SERVER_FLAGS } from "./scenarios.ts";
 import { checkTargets, renderTargets } from "./targets.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--json FILE] [--workers N] [--only LIST]
-                         [--cpu-prof DIR]
+                         [--repeat N] [--cpu-prof DIR]
 
   --quick      a small run (well under a minute): 1 s phases, few clients
   --json FILE  also write the results as JSON to FILE
   --workers N  generator processes for scenarios 1-4, 6 and 7's chat [2]; scenario 5 uses its
                own count; scenario 7 adds one more for its loggers
   --only LIST  run only these scenarios, e.g. --only 1,3 (default: 1-7)
+  --repeat N   run each scenario N times and show, per row, the run with the median ratio [1]
   --cpu-prof DIR  write a V8 CPU profile of every chat server to DIR (open in Chrome DevTools)`;
 
 function options() {
@@ -29,6 +31,7 @@ function options() {
       json: { type: "string" },
       workers: { type: "string", default: "2" },
       only: { type: "string", default: SCENARIOS.map((_, index) => index + 1).join(",") },
+      repeat: { type: "string", default: "1" },
       "cpu-prof": { type: "string" },
       help: { type: "boolean", default: false },
     },
@@ -36,6 +39,10 @@ function options() {
   const workers = Number(values.workers);
   if (!Number.isSafeInteger(workers) || workers < 1) {
     throw new RangeError(`Cannot use --workers ${values.workers}: expected a positive integer`);
+  }
+  const repeat = Number(values.repeat);
+  if (!Number.isSafeInteger(repeat) || repeat < 1) {
+    throw new RangeError(`Cannot use --repeat ${values.repeat}: expected a positive integer`);
   }
   const only = values.only.split(",").map(Number);
   if (!only.every((n) => Number.isSafeInteger(n) && n >= 1 && n <= SCENARIOS.length)) {
@@ -45,10 +52,15 @@ function options() {
   }
   const profileDir = values["cpu-prof"];
   const denoFlags = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
-  return { ...values, workers, only: new Set(only), denoFlags };
+  return { ...values, workers, repeat, only: new Set(only), denoFlags };
 }
 
-function header(mode: string, workers: number, machine: Record<string, unknown>): string {
+function header(
+  mode: string,
+  workers: number,
+  repeat: number,
+  machine: Record<string, unknown>,
+): string {
   const profile = PROFILES[mode as "quick" | "full"];
   const { warmupMs, measureMs } = profile.timing;
   return [
@@ -75,6 +87,9 @@ function header(mode: string, workers: number, machine: Record<string, unknown>)
     "quiet, before the login storm; its ratios are storm ÷ quiet",
     "CPU% srv/gen: CPU time of the server process(es) / of the generator processes over " +
     "the phase (100 = one core)",
+    ...(repeat > 1
+      ? [`each scenario ran ${repeat} times; each row is the run whose ratio is the median`]
+      : []),
     "caveat: from ~1,000 clients on, latency tails include the generator's own I/O scheduling " +
     "(a Deno process serves many ready sockets unevenly); the baseline rows carry the same effect",
     "",
@@ -83,7 +98,7 @@ function header(mode: string, workers: number, machine: Record<string, unknown>)
 }
 
 async function run(): Promise<void> {
-  const { quick, json, workers, only, help, denoFlags } = options();
+  const { quick, json, workers, repeat, only, help, denoFlags } = options();
   if (help) return console.log(USAGE);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     Deno.addSignalListener(signal, async () => {
@@ -95,7 +110,7 @@ async function run(): Promise<void> {
   const mode = quick ? "quick" : "full";
   const profile = PROFILES[mode];
   const machine = await describeMachine();
-  console.log(header(mode, workers, machine));
+  console.log(header(mode, workers, repeat, machine));
 
   const outcomes: Outcome[] = [];
   const started = performance.now();
@@ -113,8 +128,13 @@ async function run(): Promise<void> {
     const context = { generator, profile, workers, seedFile, seeded, dir: dir.path, denoFlags };
     for (const [index, scenario] of SCENARIOS.entries()) {
       if (!only.has(index + 1)) continue;
-      console.error(`bench: scenario ${index + 1} of ${SCENARIOS.length}…`);
-      for (const outcome of await scenario(context)) {
+      const runs: Outcome[][] = [];
+      for (let run = 1; run <= repeat; run++) {
+        const which = repeat > 1 ? `, run ${run} of ${repeat}` : "";
+        console.error(`bench: scenario ${index + 1} of ${SCENARIOS.length}${which}…`);
+        runs.push(await scenario(context));
+      }
+      for (const outcome of medianOutcomes(runs)) {
         console.log(renderOutcome(outcome));
         outcomes.push(outcome);
       }
@@ -131,6 +151,7 @@ async function run(): Promise<void> {
     const settings = {
       mode,
       generator_workers: workers,
+      repeat,
       profile,
       receipts: "v1 clients, except row 1r (receipts)",
       server_flags: SERVER_FLAGS,

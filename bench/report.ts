@@ -126,7 +126,7 @@ function sideJson(side: Side) {
   };
 }
 
-function comparisonJson({ name, unit, chat, baseline, notes, extra }: Comparison) {
+function comparisonJson({ name, unit, chat, baseline, notes, extra, runRatios }: Comparison) {
   const { what: _what, ...figures } = sideJson(chat);
   return {
     name,
@@ -144,6 +144,7 @@ function comparisonJson({ name, unit, chat, baseline, notes, extra }: Comparison
         : { rss_kb_per_conn: round(chat.rssKbPerConn / baseline.rssKbPerConn) }),
     },
     ...extra,
+    ...(runRatios ? { run_ratios: runRatios.map(round) } : {}),
     chat_what: chat.what,
     baseline: sideJson(baseline),
     notes,

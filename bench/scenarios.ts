@@ -58,6 +58,8 @@ export interface Comparison {
   ratioLabel?: string;
   /** Further figures of the scenario, added as they are to its JSON object. */
   extra?: Record<string, number | null>;
+  /** With --repeat: the chat ÷ baseline ratio of every run, in order (this is the median's). */
+  runRatios?: number[];
 }
 
 export type Outcome = Comparison | { name: string; skipped: string };
@@ -151,7 +153,7 @@ function floorComparison(label: string, plain: Comparison, answering: Side): Com
       "the relay answering every message with an ACK frame, as the protocol requires of any " +
       "server (exactly one response per request): a message costs the server two socket writes " +
       "instead of one, and the clients two reads",
-      `scenario ${scenario}'s chat server ÷ this relay: ${fixed(chatRatio, 2)}×`,
+      `scenario ${scenario}'s chat server ÷ this relay, in the same run: ${fixed(chatRatio, 2)}×`,
     ],
     extra: { chat_server_ratio: roundOrNull(chatRatio) },
   };

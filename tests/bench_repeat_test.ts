@@ -1,0 +1,59 @@
+// bench --repeat: each row of a scenario run several times is its median run by ratio.
+
+import assert from "node:assert/strict";
+import { medianOutcomes } from "../bench/repeat.ts";
+import type { Comparison, Outcome } from "../bench/scenarios.ts";
+import type { Side } from "../bench/sides.ts";
+
+function side(rate: number): Side {
+  return {
+    what: "x",
+    clients: 2,
+    rate,
+    p50Ms: 1,
+    p99Ms: 2,
+    maxMs: 3,
+    errors: 0,
+    problems: [],
+    serverCpuPct: 50,
+    generatorCpuPct: 50,
+    rssKb: 1000,
+  };
+}
+
+function comparison(name: string, chatRate: number, baselineRate = 100): Comparison {
+  return { name, unit: "msgs/s", chat: side(chatRate), baseline: side(baselineRate), notes: [] };
+}
+
+const rate = (outcome: Outcome) => "skipped" in outcome ? null : outcome.chat.rate;
+
+Deno.test("bench repeat: one run is shown as it is", () => {
+  const run = [comparison("1", 40)];
+  assert.deepEqual(medianOutcomes([run]), run);
+});
+
+Deno.test("bench repeat: each row is its own median run by ratio, with every run's ratio", () => {
+  const runs = [
+    [comparison("1", 30), comparison("1a", 70, 200)],
+    [comparison("1", 50), comparison("1a", 60, 100)],
+    [comparison("1", 40), comparison("1a", 20, 100)],
+  ];
+  const [one, floor] = medianOutcomes(runs) as Comparison[];
+  assert.equal(rate(one), 40);
+  assert.deepEqual(one.runRatios, [0.3, 0.5, 0.4]);
+  assert.match(one.notes.at(-1)!, /median of 3 runs by ratio; .*: 0\.30×, 0\.50×, 0\.40×$/);
+  // By ratio, not by rate: 70/200 = 0.35 is the middle of 0.35, 0.6 and 0.2.
+  assert.equal(rate(floor), 70);
+});
+
+Deno.test("bench repeat: an even count takes the lower middle; a skip in any run is kept", () => {
+  const runs: Outcome[][] = [
+    [comparison("1", 10), comparison("2", 10)],
+    [comparison("1", 40), { name: "2", skipped: "no MariaDB" }],
+    [comparison("1", 30), comparison("2", 20)],
+    [comparison("1", 20), comparison("2", 30)],
+  ];
+  const [one, two] = medianOutcomes(runs);
+  assert.equal(rate(one), 20);
+  assert.deepEqual(two, { name: "2", skipped: "no MariaDB" });
+});
