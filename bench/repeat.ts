@@ -20,12 +20,14 @@ export function medianOutcomes(runs: Outcome[][]): Outcome[] {
     if (skipped) return skipped;
     const comparisons = (candidates as Comparison[]).toSorted((a, b) => ratioOf(a) - ratioOf(b));
     const median = comparisons[Math.floor((comparisons.length - 1) / 2)];
-    const ratios = (candidates as Comparison[]).map((c) => `${ratioOf(c).toFixed(2)}×`);
+    const each = (candidates as Comparison[]).map((c) =>
+      `${ratioOf(c).toFixed(2)}× (${Math.round(c.chat.rate).toLocaleString("en-US")}/s)`
+    );
     return {
       ...median,
       notes: [
         ...median.notes,
-        `median of ${runs.length} runs by ratio; the runs' ratios in order: ${ratios.join(", ")}`,
+        `median of ${runs.length} runs by ratio; the runs in order: ${each.join(", ")}`,
       ],
       runRatios: (candidates as Comparison[]).map(ratioOf),
     };
