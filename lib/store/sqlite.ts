@@ -97,9 +97,8 @@ export function openSqliteStore(
     db.exec(SCHEMA);
     if (db.prepare("PRAGMA journal_mode").get()?.journal_mode === "wal") {
       checkpointer = new Checkpointer(db, path, (message) => {
-        onWarning("sqlite_checkpointer_failed", {
+        onWarning("SQLite checkpointer thread failed; the server's connection checkpoints itself", {
           error: message,
-          fallback: "the server's connection checkpoints the WAL itself",
         });
       });
     }
