@@ -156,14 +156,21 @@ Deno.test("server e2e: a frame above --max-frame is refused and closes that conn
   }
 });
 
-Deno.test("server e2e: a restart keeps users, friends, groups and undelivered messages", async () => {
+/** A server on a SQLite file in a fresh directory; alice and bob registered, alice logged in. */
+async function aliceAndBobOnFile() {
   const dir = await Deno.makeTempDir();
   const db = ["--db", `sqlite:${dir}/chat.db`];
-  let server = await startServer(db);
+  const server = await startServer(db);
   const alice = await WireClient.connect(server.port);
   const aliceId = await alice.register("alice");
   const bobId = await alice.register("bob");
   await alice.login(aliceId);
+  return { dir, db, server, alice, aliceId, bobId };
+}
+
+Deno.test("server e2e: a restart keeps users, friends, groups and undelivered messages", async () => {
+  const { dir, db, server: first, alice, aliceId, bobId } = await aliceAndBobOnFile();
+  let server = first;
   await alice.request({ msgid: 7, friendid: bobId });
   const { groupid } = await alice.request({ msgid: 8, groupname: "team" });
   await alice.request({ msgid: 6, toid: bobId, msg: "while you were out" });
@@ -190,13 +197,8 @@ Deno.test("server e2e: a restart keeps users, friends, groups and undelivered me
 });
 
 Deno.test("server e2e: after SIGKILL every acknowledged message is still there", async () => {
-  const dir = await Deno.makeTempDir();
-  const db = ["--db", `sqlite:${dir}/chat.db`];
-  let server = await startServer(db);
-  const alice = await WireClient.connect(server.port);
-  const aliceId = await alice.register("alice");
-  const bobId = await alice.register("bob");
-  await alice.login(aliceId);
+  const { dir, db, server: first, alice, aliceId, bobId } = await aliceAndBobOnFile();
+  let server = first;
   // Requests in flight together, so the server commits them in shared transactions; the kill
   // comes as soon as the last ACK is read, with no time for a checkpoint or a clean close.
   const count = 400;

@@ -1,5 +1,5 @@
 // The worker thread behind lib/store/checkpointer.ts: on a connection of its own to the SQLite
-// file, it copies the write-ahead log back into the database every few milliseconds, so the
+// file, it copies the write-ahead log back into the database every 100 ms or so, so the
 // event loop's commits never pay for it. A passive checkpoint never blocks the server's writes;
 // only when the log has grown past a limit (writes kept coming while it copied) is it emptied
 // with a TRUNCATE checkpoint, which waits for the writer between two of its transactions.
@@ -8,16 +8,13 @@
 
 import { DatabaseSync } from "node:sqlite";
 import type { CheckpointReply, CheckpointRequest } from "./checkpointer.ts";
+import { messageOf } from "./sqlite_support.ts";
 
 let db: DatabaseSync | null = null;
 let timer: ReturnType<typeof setInterval> | undefined;
 
 function reply(message: CheckpointReply): void {
   self.postMessage(message);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function start(path: string, everyMs: number, truncateAbovePages: number): void {
