@@ -197,7 +197,7 @@ Deno.test("server e2e: a restart keeps users, friends, groups and undelivered me
 });
 
 Deno.test("server e2e: after SIGKILL every acknowledged message is still there", async () => {
-  const { dir, db, server: first, alice, aliceId, bobId } = await aliceAndBobOnFile();
+  const { dir, db, server: first, alice, bobId } = await aliceAndBobOnFile();
   let server = first;
   // Requests in flight together, so the server commits them in shared transactions; the kill
   // comes as soon as the last ACK is read, with no time for a checkpoint or a clean close.
