@@ -318,10 +318,14 @@ export function storeContract(
     const a = await store.users.create("a", "h");
     const b = await store.users.create("b", "h");
     const c = await store.users.create("c", "h");
+    const acMids: number[] = [];
     for (let i = 1; i <= 5; i++) {
       const [from, to] = i % 2 ? [a, b] : [b, a];
       await store.messages.append(message(from, { toId: to, msg: `ab${i}`, recipients: [to] }));
-      await store.messages.append(message(a, { toId: c, msg: `ac${i}`, recipients: [c] }));
+      const ac = await store.messages.append(
+        message(a, { toId: c, msg: `ac${i}`, recipients: [c] }),
+      );
+      acMids.push(ac.message.mid);
     }
     const groupId = await store.groups.create(a, "g", "");
     await store.messages.append(message(a, { groupId, msg: "g1", recipients: [b] }));
@@ -332,6 +336,13 @@ export function storeContract(
     assert.deepEqual(newest.map((m) => m.msg), ["ab3", "ab4", "ab5"]);
     const older = await store.messages.history({ ...query, beforeMid: newest[0].mid });
     assert.deepEqual(older.map((m) => m.msg), ["ab1", "ab2"]);
+    // A mid of another conversation pages just as well: the messages older than it.
+    const belowOther = await store.messages.history({ ...query, beforeMid: acMids[3] });
+    assert.deepEqual(belowOther.map((m) => m.msg), ["ab2", "ab3", "ab4"]);
+    const fromC = await store.messages.history({ ...query, userId: c, peerId: b, limit: 10 });
+    assert.deepEqual(fromC.map((m) => m.msg), [], "c has no conversation with b");
+    const ac = await store.messages.history({ ...query, userId: c, peerId: a, limit: 2 });
+    assert.deepEqual(ac.map((m) => m.msg), ["ac4", "ac5"]);
     const group = await store.messages.history({ ...query, peerId: null, groupId, limit: 10 });
     assert.deepEqual(group.map((m) => [m.msg, m.senderId]), [["g1", a], ["g2", b]]);
   });

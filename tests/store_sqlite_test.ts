@@ -1,8 +1,10 @@
 // Runs the repository contract against the embedded SQLite store, in memory and on disk.
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { StorageError } from "../lib/errors.ts";
 import { openSqliteStore } from "../lib/store/sqlite.ts";
+import type { HistoryQuery } from "../lib/store/types.ts";
 import { storeContract } from "./store_contract.ts";
 
 storeContract("sqlite (memory)", (cap) => Promise.resolve(openSqliteStore(":memory:", cap)));
@@ -99,4 +101,55 @@ Deno.test("sqlite store: work queued when the store closes fails with a StorageE
   const pending = store.messages.acknowledge(a, [1]);
   await store.close();
   await assert.rejects(pending, (error) => error instanceof StorageError);
+});
+
+Deno.test("sqlite store: a file made before the history chain keeps its history", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/old.db`;
+    const old = new DatabaseSync(path);
+    old.exec(`
+      CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL);
+      CREATE TABLE chat_groups (id INTEGER PRIMARY KEY, groupname TEXT NOT NULL UNIQUE,
+        groupdesc TEXT NOT NULL DEFAULT '');
+      CREATE TABLE messages (mid INTEGER PRIMARY KEY, sender_id INTEGER NOT NULL,
+        sender_name TEXT NOT NULL, to_id INTEGER, group_id INTEGER, msg TEXT NOT NULL,
+        time TEXT NOT NULL, client_key TEXT);
+      CREATE INDEX messages_by_pair ON messages (sender_id, to_id, mid) WHERE to_id IS NOT NULL;
+      CREATE INDEX messages_by_group ON messages (group_id, mid) WHERE group_id IS NOT NULL;
+      INSERT INTO users (id, name, password_hash) VALUES (1, 'a', 'h'), (2, 'b', 'h'), (3, 'c', 'h');
+      INSERT INTO chat_groups (id, groupname) VALUES (7, 'g');
+      INSERT INTO messages (sender_id, sender_name, to_id, group_id, msg, time) VALUES
+        (1, 'a', 2, NULL, 'ab1', 't'), (2, 'b', 1, NULL, 'ab2', 't'),
+        (1, 'a', 3, NULL, 'ac1', 't'), (3, 'c', NULL, 7, 'g1', 't'),
+        (1, 'a', 2, NULL, 'ab3', 't'), (1, 'a', NULL, 7, 'g2', 't');
+    `);
+    old.close();
+    const store = openSqliteStore(path);
+    const query: HistoryQuery = { userId: 2, peerId: 1, groupId: null, beforeMid: null, limit: 10 };
+    const texts = async (q: HistoryQuery) =>
+      (await store.messages.history(q)).map((message) => message.msg);
+    assert.deepEqual(await texts(query), ["ab1", "ab2", "ab3"]);
+    assert.deepEqual(await texts({ ...query, beforeMid: 5 }), ["ab1", "ab2"]);
+    assert.deepEqual(await texts({ ...query, peerId: null, groupId: 7 }), ["g1", "g2"]);
+    await store.messages.append({
+      senderId: 2,
+      senderName: "b",
+      toId: 1,
+      groupId: null,
+      msg: "ab4",
+      time: "t",
+      key: null,
+      recipients: [],
+    });
+    assert.deepEqual(await texts(query), ["ab1", "ab2", "ab3", "ab4"]);
+    await store.close();
+    const check = new DatabaseSync(path);
+    const indexes = check.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all();
+    assert.ok(!indexes.some((index) => String(index.name).startsWith("messages_by_pair")));
+    check.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

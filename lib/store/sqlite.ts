@@ -6,6 +6,7 @@ import { StorageError } from "../errors.ts";
 import type { GroupRole } from "../protocol.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { MemberCache } from "./member_cache.ts";
+import { HISTORY_SCHEMA, migrateToHistoryChain } from "./sqlite_history.ts";
 import { sqliteMessages } from "./sqlite_messages.ts";
 import { messageOf, type Row, run, TurnBatch } from "./sqlite_support.ts";
 import {
@@ -58,14 +59,12 @@ CREATE TABLE IF NOT EXISTS messages (
   group_id INTEGER REFERENCES chat_groups(id),
   msg TEXT NOT NULL,
   time TEXT NOT NULL,
-  client_key TEXT
+  client_key TEXT,
+  -- The previous message of the same conversation: history is a chain (sqlite_history.ts).
+  prev_mid INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_by_key ON messages (sender_id, client_key)
   WHERE client_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_by_pair ON messages (sender_id, to_id, mid)
-  WHERE to_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS messages_by_group ON messages (group_id, mid)
-  WHERE group_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS pending_deliveries (
   user_id INTEGER NOT NULL REFERENCES users(id),
   mid INTEGER NOT NULL REFERENCES messages(mid),
@@ -78,7 +77,6 @@ CREATE TABLE IF NOT EXISTS mailboxes (
 );
 `;
 
-/** Opens (creating if needed) a SQLite store. `path` may be ":memory:". */
 /**
  * Opens (creating if needed) a SQLite store. `path` may be ":memory:". A file in WAL mode gets a
  * checkpointer thread (lib/store/checkpointer.ts); `onWarning` hears if it fails.
@@ -95,6 +93,8 @@ export function openSqliteStore(
     db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;");
     db.exec("PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
+    db.exec(HISTORY_SCHEMA);
+    migrateToHistoryChain(db);
     if (db.prepare("PRAGMA journal_mode").get()?.journal_mode === "wal") {
       checkpointer = new Checkpointer(db, path, (message) => {
         onWarning("SQLite checkpointer thread failed; the server's connection checkpoints itself", {

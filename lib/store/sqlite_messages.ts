@@ -12,6 +12,7 @@ import {
   type Transaction,
   type TurnBatch,
 } from "./sqlite_support.ts";
+import { type Conversation, historyChain } from "./sqlite_history.ts";
 import type { MessageRepository, NewMessage, StoredMessage } from "./types.ts";
 
 const COLUMNS = "mid, sender_id, sender_name, to_id, group_id, msg, time";
@@ -22,14 +23,19 @@ export function sqliteMessages(
   batch: TurnBatch,
   pendingCap: number,
 ): MessageRepository {
+  const chain = historyChain(sql);
   const findByKey = (senderId: number, key: string) =>
     sql(`SELECT ${COLUMNS} FROM messages WHERE sender_id = ? AND client_key = ?`)
       .get(senderId, key);
 
   const insert = (message: NewMessage): StoredMessage => {
+    const conversation: Conversation = message.groupId !== null
+      ? { groupId: message.groupId }
+      : { userA: message.senderId, userB: message.toId ?? 0 };
     const result = sql(
-      `INSERT INTO messages (sender_id, sender_name, to_id, group_id, msg, time, client_key)
-       VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (sender_id, sender_name, to_id, group_id, msg, time, client_key,
+         prev_mid)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       message.senderId,
       message.senderName,
@@ -38,9 +44,12 @@ export function sqliteMessages(
       message.msg,
       message.time,
       message.key,
+      chain.head(conversation),
     );
+    const mid = Number(result.lastInsertRowid);
+    chain.advance(conversation, mid);
     const { key: _key, recipients: _recipients, ...fields } = message;
-    return { mid: Number(result.lastInsertRowid), ...fields };
+    return { mid, ...fields };
   };
 
   /**
@@ -140,24 +149,7 @@ export function sqliteMessages(
           return dropped;
         })
       ),
-    history: ({ userId, peerId, groupId, beforeMid, limit }) =>
-      run(() => {
-        const before = beforeMid ?? Number.MAX_SAFE_INTEGER;
-        const rows = groupId !== null
-          ? sql(
-            `SELECT ${COLUMNS} FROM messages WHERE group_id = ? AND mid < ?
-             ORDER BY mid DESC LIMIT ?`,
-          ).all(groupId, before, limit)
-          // Two index ranges (one per direction) merged, rather than an OR no index serves.
-          : sql(
-            `SELECT * FROM (
-               SELECT ${COLUMNS} FROM messages WHERE sender_id = ? AND to_id = ? AND mid < ?
-               UNION ALL
-               SELECT ${COLUMNS} FROM messages WHERE sender_id = ? AND to_id = ? AND mid < ?)
-             ORDER BY mid DESC LIMIT ?`,
-          ).all(userId, peerId, before, peerId, userId, before, limit);
-        return rows.map(toMessage).reverse();
-      }),
+    history: (query) => run(() => chain.walk(query).map(toMessage).reverse()),
   };
 }
 

@@ -1,0 +1,140 @@
+// Conversation history on SQLite as a chain: every message row names the previous message of
+// its conversation (prev_mid), and a head table holds each conversation's newest mid. Appending
+// touches the end of the message table and one small head row, where an index on
+// (conversation, mid) would write one random leaf page per conversation per commit (measured:
+// 25 us per message with such an index, 13 us with the chain). Reading the history walks the
+// chain from the newest message (or from the `before` message) one primary-key lookup a step.
+
+import type { DatabaseSync } from "node:sqlite";
+import type { Prepare, Row } from "./sqlite_support.ts";
+import type { HistoryQuery } from "./types.ts";
+
+/** The tables of the chain; messages.prev_mid is in the messages table itself. */
+export const HISTORY_SCHEMA = `
+CREATE TABLE IF NOT EXISTS pair_heads (
+  low_id INTEGER NOT NULL,
+  high_id INTEGER NOT NULL,
+  last_mid INTEGER NOT NULL,
+  PRIMARY KEY (low_id, high_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_heads (
+  group_id INTEGER PRIMARY KEY,
+  last_mid INTEGER NOT NULL
+);
+`;
+
+/** A conversation: the two users of a one-to-one chat (in either order), or a group. */
+export type Conversation = { groupId: number } | { userA: number; userB: number };
+
+export interface HistoryChain {
+  /** The newest mid of the conversation, to be the new message's prev_mid; null if none. */
+  head(conversation: Conversation): number | null;
+  /** Makes `mid` the conversation's newest message. */
+  advance(conversation: Conversation, mid: number): void;
+  /** Up to `limit` messages of the conversation older than `beforeMid`, newest first. */
+  walk(query: HistoryQuery): Row[];
+}
+
+export function historyChain(sql: Prepare): HistoryChain {
+  const pair = (a: number, b: number) => [Math.min(a, b), Math.max(a, b)];
+
+  const head = (conversation: Conversation): number | null => {
+    const row = "groupId" in conversation
+      ? sql("SELECT last_mid FROM group_heads WHERE group_id = ?").get(conversation.groupId)
+      : sql("SELECT last_mid FROM pair_heads WHERE low_id = ? AND high_id = ?")
+        .get(...pair(conversation.userA, conversation.userB));
+    return row === undefined ? null : Number(row.last_mid);
+  };
+
+  /** The message `mid`, if it is one of the query's conversation. */
+  const message = (mid: number, query: HistoryQuery): Row | undefined => {
+    const row = sql(
+      "SELECT mid, sender_id, sender_name, to_id, group_id, msg, time, prev_mid FROM messages WHERE mid = ?",
+    ).get(mid);
+    return row && belongs(row, query) ? row : undefined;
+  };
+  const previous = (row: Row | undefined) =>
+    row === undefined ? undefined : row.prev_mid === null ? null : Number(row.prev_mid);
+
+  return {
+    head,
+    advance: (conversation, mid) => {
+      if ("groupId" in conversation) {
+        sql(
+          `INSERT INTO group_heads (group_id, last_mid) VALUES (?, ?)
+           ON CONFLICT (group_id) DO UPDATE SET last_mid = excluded.last_mid`,
+        ).run(conversation.groupId, mid);
+      } else {
+        sql(
+          `INSERT INTO pair_heads (low_id, high_id, last_mid) VALUES (?, ?, ?)
+           ON CONFLICT (low_id, high_id) DO UPDATE SET last_mid = excluded.last_mid`,
+        ).run(...pair(conversation.userA, conversation.userB), mid);
+      }
+    },
+    walk: (query) => {
+      const conversation: Conversation = query.groupId !== null
+        ? { groupId: query.groupId }
+        : { userA: query.userId, userB: query.peerId ?? 0 };
+      // Paging from a message of this conversation starts right below it; from any other mid,
+      // the walk starts at the newest message and skips what is not older.
+      let next = query.beforeMid === null
+        ? head(conversation)
+        : previous(message(query.beforeMid, query));
+      if (next === undefined) next = head(conversation);
+      const rows: Row[] = [];
+      while (next !== null && rows.length < query.limit) {
+        const row = message(next, query);
+        if (row === undefined) break;
+        next = previous(row) ?? null;
+        if (query.beforeMid === null || Number(row.mid) < query.beforeMid) rows.push(row);
+      }
+      return rows;
+    },
+  };
+}
+
+function belongs(row: Row, query: HistoryQuery): boolean {
+  if (query.groupId !== null) return Number(row.group_id) === query.groupId;
+  if (row.to_id === null) return false;
+  const sender = Number(row.sender_id);
+  const to = Number(row.to_id);
+  return (sender === query.userId && to === query.peerId) ||
+    (sender === query.peerId && to === query.userId);
+}
+
+/**
+ * Brings a database made before the chain up to date, once: adds prev_mid, links every message
+ * to the previous one of its conversation (using the old per-conversation indexes while they
+ * still exist), fills the heads, then drops those indexes.
+ */
+export function migrateToHistoryChain(db: DatabaseSync): void {
+  const columns = db.prepare("PRAGMA table_info(messages)").all();
+  if (columns.some((column) => column.name === "prev_mid")) return;
+  db.exec("BEGIN IMMEDIATE");
+  try {
+    db.exec(`
+      ALTER TABLE messages ADD COLUMN prev_mid INTEGER;
+      UPDATE messages SET prev_mid = max(
+        coalesce((SELECT max(p.mid) FROM messages p WHERE p.sender_id = messages.sender_id
+                  AND p.to_id = messages.to_id AND p.mid < messages.mid), 0),
+        coalesce((SELECT max(p.mid) FROM messages p WHERE p.sender_id = messages.to_id
+                  AND p.to_id = messages.sender_id AND p.mid < messages.mid), 0))
+      WHERE to_id IS NOT NULL;
+      UPDATE messages SET prev_mid = (SELECT max(p.mid) FROM messages p
+        WHERE p.group_id = messages.group_id AND p.mid < messages.mid)
+      WHERE group_id IS NOT NULL;
+      UPDATE messages SET prev_mid = NULL WHERE prev_mid = 0;
+      INSERT INTO pair_heads (low_id, high_id, last_mid)
+        SELECT min(sender_id, to_id), max(sender_id, to_id), max(mid) FROM messages
+        WHERE to_id IS NOT NULL GROUP BY 1, 2;
+      INSERT INTO group_heads (group_id, last_mid)
+        SELECT group_id, max(mid) FROM messages WHERE group_id IS NOT NULL GROUP BY 1;
+      DROP INDEX IF EXISTS messages_by_pair;
+      DROP INDEX IF EXISTS messages_by_group;
+    `);
+    db.exec("COMMIT");
+  } catch (error) {
+    db.exec("ROLLBACK");
+    throw error;
+  }
+}
