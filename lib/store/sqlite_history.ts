@@ -6,7 +6,7 @@
 // chain from the newest message (or from the `before` message) one primary-key lookup a step.
 
 import type { DatabaseSync } from "node:sqlite";
-import type { Prepare, Row } from "./sqlite_support.ts";
+import { MESSAGE_COLUMNS, type Prepare, type Row } from "./sqlite_support.ts";
 import type { HistoryQuery } from "./types.ts";
 
 /** The tables of the chain; messages.prev_mid is in the messages table itself. */
@@ -25,6 +25,15 @@ CREATE TABLE IF NOT EXISTS group_heads (
 
 /** A conversation: the two users of a one-to-one chat (in either order), or a group. */
 export type Conversation = { groupId: number } | { userA: number; userB: number };
+
+/** The conversation of a group message (groupId set) or of a message between two users. */
+export function conversationOf(
+  groupId: number | null,
+  userA: number,
+  userB: number | null,
+): Conversation {
+  return groupId !== null ? { groupId } : { userA, userB: userB ?? 0 };
+}
 
 export interface HistoryChain {
   /** The newest mid of the conversation, to be the new message's prev_mid; null if none. */
@@ -49,12 +58,11 @@ export function historyChain(sql: Prepare): HistoryChain {
   /** The message `mid`, if it is one of the query's conversation. */
   const message = (mid: number, query: HistoryQuery): Row | undefined => {
     const row = sql(
-      "SELECT mid, sender_id, sender_name, to_id, group_id, msg, time, prev_mid FROM messages WHERE mid = ?",
+      `SELECT ${MESSAGE_COLUMNS}, prev_mid FROM messages WHERE mid = ?`,
     ).get(mid);
     return row && belongs(row, query) ? row : undefined;
   };
-  const previous = (row: Row | undefined) =>
-    row === undefined ? undefined : row.prev_mid === null ? null : Number(row.prev_mid);
+  const previous = (row: Row) => row.prev_mid === null ? null : Number(row.prev_mid);
 
   return {
     head,
@@ -72,20 +80,17 @@ export function historyChain(sql: Prepare): HistoryChain {
       }
     },
     walk: (query) => {
-      const conversation: Conversation = query.groupId !== null
-        ? { groupId: query.groupId }
-        : { userA: query.userId, userB: query.peerId ?? 0 };
       // Paging from a message of this conversation starts right below it; from any other mid,
       // the walk starts at the newest message and skips what is not older.
-      let next = query.beforeMid === null
-        ? head(conversation)
-        : previous(message(query.beforeMid, query));
-      if (next === undefined) next = head(conversation);
+      const before = query.beforeMid === null ? undefined : message(query.beforeMid, query);
+      let next = before
+        ? previous(before)
+        : head(conversationOf(query.groupId, query.userId, query.peerId));
       const rows: Row[] = [];
       while (next !== null && rows.length < query.limit) {
         const row = message(next, query);
         if (row === undefined) break;
-        next = previous(row) ?? null;
+        next = previous(row);
         if (query.beforeMid === null || Number(row.mid) < query.beforeMid) rows.push(row);
       }
       return rows;

@@ -5,6 +5,7 @@
 // really over, their oldest dropped).
 
 import {
+  MESSAGE_COLUMNS,
   type Prepare,
   type Row,
   run,
@@ -12,10 +13,8 @@ import {
   type Transaction,
   type TurnBatch,
 } from "./sqlite_support.ts";
-import { type Conversation, historyChain } from "./sqlite_history.ts";
+import { conversationOf, historyChain } from "./sqlite_history.ts";
 import type { MessageRepository, NewMessage, StoredMessage } from "./types.ts";
-
-const COLUMNS = "mid, sender_id, sender_name, to_id, group_id, msg, time";
 
 export function sqliteMessages(
   sql: Prepare,
@@ -25,13 +24,11 @@ export function sqliteMessages(
 ): MessageRepository {
   const chain = historyChain(sql);
   const findByKey = (senderId: number, key: string) =>
-    sql(`SELECT ${COLUMNS} FROM messages WHERE sender_id = ? AND client_key = ?`)
+    sql(`SELECT ${MESSAGE_COLUMNS} FROM messages WHERE sender_id = ? AND client_key = ?`)
       .get(senderId, key);
 
   const insert = (message: NewMessage): StoredMessage => {
-    const conversation: Conversation = message.groupId !== null
-      ? { groupId: message.groupId }
-      : { userA: message.senderId, userB: message.toId ?? 0 };
+    const conversation = conversationOf(message.groupId, message.senderId, message.toId);
     const result = sql(
       `INSERT INTO messages (sender_id, sender_name, to_id, group_id, msg, time, client_key,
          prev_mid)

@@ -9,6 +9,9 @@ const SQLITE_CONSTRAINT_UNIQUE = 2067;
 const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 
 export type Row = Record<string, unknown>;
+
+/** The columns of a message row that make a StoredMessage. */
+export const MESSAGE_COLUMNS = "mid, sender_id, sender_name, to_id, group_id, msg, time";
 export type Prepare = (text: string) => StatementSync;
 export type Transaction = <T>(work: () => T) => T;
 
