@@ -10,6 +10,7 @@
 import { setImmediate } from "node:timers";
 import { encodeFrame } from "./codec.ts";
 import type { Bus, DirectReport, Envelope, Presence } from "./cluster/types.ts";
+import { LocationCache } from "./location_cache.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
@@ -50,10 +51,13 @@ export interface DirectDeps {
   fallback: Fallback;
   /** DIRECT_WRITE_MS by default. */
   directWriteMs?: number;
+  /** Where recipients on other servers were last found; a LocationCache of its own by default. */
+  locations?: LocationCache;
 }
 
 export class DirectDelivery {
   readonly #deps: DirectDeps;
+  readonly #locations: LocationCache;
   readonly #deadlines: SharedDeadline;
   /** Half the limit for a server writing for another one, so its report arrives in time. */
   readonly #remoteDeadlines: SharedDeadline;
@@ -65,6 +69,7 @@ export class DirectDelivery {
 
   constructor(deps: DirectDeps) {
     this.#deps = deps;
+    this.#locations = deps.locations ?? new LocationCache();
     const limit = deps.directWriteMs ?? DIRECT_WRITE_MS;
     this.#deadlines = new SharedDeadline(limit);
     this.#remoteDeadlines = new SharedDeadline(limit / 2);
@@ -72,33 +77,48 @@ export class DirectDelivery {
 
   /**
    * Splits recipients: sessions here that can take the push directly, users online on other
-   * servers (who may), and the rest, for whom the message is made pending when stored.
+   * servers (who may), and the rest, for whom the message is made pending when stored. Where
+   * another server's users are is taken from the location cache when it knows.
    */
   async route(recipients: readonly number[]): Promise<Routes> {
     const { sessions, presence } = this.#deps;
     const local = new Map<number, Session>();
     const remote = new Map<string, number[]>();
     const stored: number[] = [];
-    const elsewhere: number[] = [];
+    const unlocated: number[] = [];
+    const addRemote = (node: string, userId: number) => {
+      const users = remote.get(node);
+      if (users) users.push(userId);
+      else remote.set(node, [userId]);
+    };
     for (const userId of new Set(recipients)) {
       const session = sessions.get(userId);
-      if (!session) elsewhere.push(userId);
-      else if (this.#takesDirectly(userId, session)) local.set(userId, session);
-      else stored.push(userId);
+      if (session) {
+        if (this.#takesDirectly(userId, session)) local.set(userId, session);
+        else stored.push(userId);
+        continue;
+      }
+      const node = this.#locations.get(userId);
+      if (node === undefined) unlocated.push(userId);
+      else addRemote(node, userId);
     }
-    if (elsewhere.length === 0) return { local, remote, stored };
+    if (unlocated.length === 0) return { local, remote, stored };
     let located: Map<number, string>;
     try {
-      located = await presence.locate(elsewhere);
+      located = await presence.locate(unlocated);
     } catch {
       // Made pending; the usual routing meets (and reports) the failure after the store.
-      stored.push(...elsewhere);
+      stored.push(...unlocated);
       return { local, remote, stored };
     }
-    for (const userId of elsewhere) {
+    for (const userId of unlocated) {
       const node = located.get(userId);
-      if (node === undefined || node === presence.nodeId) stored.push(userId);
-      else remote.set(node, [...(remote.get(node) ?? []), userId]);
+      if (node === undefined || node === presence.nodeId) {
+        stored.push(userId);
+      } else {
+        this.#locations.learn(userId, node);
+        addRemote(node, userId);
+      }
     }
     return { local, remote, stored };
   }
@@ -208,8 +228,17 @@ export class DirectDelivery {
     return { taken: [...taken], failed: [...failed], late: new Map(late) };
   }
 
-  /** Publishes the push for node's users, asking for a report; returns who did not take it. */
+  /**
+   * Publishes the push for node's users, asking for a report; returns who did not take it, and
+   * forgets where they were thought to be.
+   */
   async #sendRemote(node: string, to: number[], push: ChatPush): Promise<number[]> {
+    const missed = await this.#publishForReport(node, to, push);
+    for (const userId of missed) this.#locations.forget(userId);
+    return missed;
+  }
+
+  async #publishForReport(node: string, to: number[], push: ChatPush): Promise<number[]> {
     const ticket = this.#nextTicket++;
     const { promise: reported, resolve } = Promise.withResolvers<number[]>();
     this.#awaiting.set(ticket, resolve);

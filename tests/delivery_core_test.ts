@@ -169,6 +169,55 @@ deliveryTest(
   },
 );
 
+deliveryTest(
+  "where a recipient on another node is, is asked once, and found again after they move",
+  async (c) => {
+    let lookups = 0;
+    await c.node("node-a", {
+      presence: (inner) => ({
+        ...inner,
+        nodeId: inner.nodeId,
+        claim: (userId) => inner.claim(userId),
+        release: (userId) => inner.release(userId),
+        locate: (userIds) => {
+          lookups++;
+          return inner.locate(userIds);
+        },
+        clearStale: () => inner.clearStale(),
+        ping: () => inner.ping(),
+        close: () => inner.close(),
+      }),
+    });
+    const { alice, bob, bobId } = await loggedInPair(c, "node-b");
+    lookups = 0; // Logging in looked up the friends.
+    for (const msg of ["one", "two", "three"]) {
+      assert.equal((await alice.request({ msgid: 6, toid: bobId, msg })).errno, 0);
+    }
+    assert.deepEqual(msgs(bob.pushes()), ["one", "two", "three"]);
+    assert.equal(lookups, 1, "node-a remembers that bob is on node-b");
+    // Bob moves to node-c: node-a's memory is wrong until the next message proves it so.
+    await bob.disconnect();
+    const movedBob = await c.client("node-c");
+    await movedBob.login(bobId);
+    const onNodeC: unknown[] = [];
+    const arrived = (count: number) => () => {
+      onNodeC.push(...movedBob.pushes());
+      return onNodeC.length >= count;
+    };
+    assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "four" })).errno, 0);
+    await until(arrived(1), "bob gets the message on node-c");
+    await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
+    const lookupsAfterMove = lookups;
+    for (const msg of ["five", "six"]) {
+      assert.equal((await alice.request({ msgid: 6, toid: bobId, msg })).errno, 0);
+    }
+    await until(arrived(3), "bob gets the next ones");
+    assert.deepEqual(msgs(onNodeC), ["four", "five", "six"]);
+    assert.equal(lookups, lookupsAfterMove + 1, "node-a now remembers node-c");
+    assert.deepEqual(await c.store.messages.pending(bobId), [], "taken directly");
+  },
+);
+
 deliveryTest("without a report in time the message is made pending and routed", async (c) => {
   c.directWriteMs = 20;
   await c.node("node-b", {
