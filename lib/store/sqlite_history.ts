@@ -35,9 +35,18 @@ export function conversationOf(
   return groupId !== null ? { groupId } : { userA, userB: userB ?? 0 };
 }
 
+/** A subquery giving a conversation's newest mid (NULL if none), with its parameters. */
+export interface HeadQuery {
+  sql: string;
+  params: number[];
+}
+
 export interface HistoryChain {
-  /** The newest mid of the conversation, to be the new message's prev_mid; null if none. */
-  head(conversation: Conversation): number | null;
+  /**
+   * The conversation's newest mid as a subquery, to be the new message's prev_mid inside its
+   * INSERT: one statement per message instead of a SELECT before it.
+   */
+  headQuery(conversation: Conversation): HeadQuery;
   /** Makes `mid` the conversation's newest message. */
   advance(conversation: Conversation, mid: number): void;
   /** Up to `limit` messages of the conversation older than `beforeMid`, newest first. */
@@ -47,11 +56,20 @@ export interface HistoryChain {
 export function historyChain(sql: Prepare): HistoryChain {
   const pair = (a: number, b: number) => [Math.min(a, b), Math.max(a, b)];
 
+  const headQuery = (conversation: Conversation): HeadQuery =>
+    "groupId" in conversation
+      ? {
+        sql: "SELECT last_mid FROM group_heads WHERE group_id = ?",
+        params: [conversation.groupId],
+      }
+      : {
+        sql: "SELECT last_mid FROM pair_heads WHERE low_id = ? AND high_id = ?",
+        params: pair(conversation.userA, conversation.userB),
+      };
+
   const head = (conversation: Conversation): number | null => {
-    const row = "groupId" in conversation
-      ? sql("SELECT last_mid FROM group_heads WHERE group_id = ?").get(conversation.groupId)
-      : sql("SELECT last_mid FROM pair_heads WHERE low_id = ? AND high_id = ?")
-        .get(...pair(conversation.userA, conversation.userB));
+    const { sql: text, params } = headQuery(conversation);
+    const row = sql(text).get(...params);
     return row === undefined ? null : Number(row.last_mid);
   };
 
@@ -65,7 +83,7 @@ export function historyChain(sql: Prepare): HistoryChain {
   const previous = (row: Row) => row.prev_mid === null ? null : Number(row.prev_mid);
 
   return {
-    head,
+    headQuery,
     advance: (conversation, mid) => {
       if ("groupId" in conversation) {
         sql(

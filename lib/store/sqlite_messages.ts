@@ -29,10 +29,11 @@ export function sqliteMessages(
 
   const insert = (message: NewMessage): StoredMessage => {
     const conversation = conversationOf(message.groupId, message.senderId, message.toId);
+    const head = chain.headQuery(conversation);
     const result = sql(
       `INSERT INTO messages (sender_id, sender_name, to_id, group_id, msg, time, client_key,
          prev_mid)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, (${head.sql}))`,
     ).run(
       message.senderId,
       message.senderName,
@@ -41,7 +42,7 @@ export function sqliteMessages(
       message.msg,
       message.time,
       message.key,
-      chain.head(conversation),
+      ...head.params,
     );
     const mid = Number(result.lastInsertRowid);
     chain.advance(conversation, mid);
