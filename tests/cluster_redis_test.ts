@@ -186,14 +186,49 @@ redisTest("malformed bus messages are reported and skipped", async (cluster) => 
   await inbox.ready;
   const channel = `${cluster.prefix}node:A`;
   await withAdmin(async (admin) => {
-    for (const junk of ["not json", "[]", '{"to":"x","push":{}}', '{"to":[1.5],"push":{}}']) {
-      assert.equal(await admin.publish(channel, junk), 1);
+    const junk = [
+      "not json",
+      "[]",
+      '{"to":"x","push":{}}',
+      '{"to":[1.5],"push":{}}',
+      '{"batch":"x"}',
+      '{"batch":[7,{"to":[2],"push":{"in":"batch"}}]}',
+    ];
+    for (const message of junk) {
+      assert.equal(await admin.publish(channel, message), 1);
     }
   });
   assert.equal(await a.bus.publish("A", { to: [1], push: { ok: true } }), true);
+  assert.deepEqual(await inbox.next(), { to: [2], push: { in: "batch" } }, "a batch's good part");
   assert.deepEqual(await inbox.next(), { to: [1], push: { ok: true } });
   assert.equal(inbox.received.length, 0);
-  assert.equal(warnings.filter((message) => message.includes("malformed")).length, 4);
+  assert.equal(warnings.filter((message) => message.includes("malformed")).length, 6);
+});
+
+redisTest("what a node publishes to another in one burst is one Redis message", async (cluster) => {
+  const a = await cluster.node("A");
+  const b = await cluster.node("B");
+  const inbox = collect(a.bus, "A");
+  await inbox.ready;
+  const seen: string[] = [];
+  const spy = await createClient({ url: REDIS_URL }).connect();
+  try {
+    await spy.subscribe(`${cluster.prefix}node:A`, (message) => seen.push(message));
+    const heard = await Promise.all(
+      [1, 2, 3].map((n) => b.bus.publish("A", { to: [n], push: { n } })),
+    );
+    assert.deepEqual(heard, [true, true, true]);
+    for (const n of [1, 2, 3]) assert.deepEqual(await inbox.next(), { to: [n], push: { n } });
+    await waitFor(() => seen.length > 0, "the spy's copy");
+    assert.equal(seen.length, 1, "one PUBLISH for the burst");
+    assert.deepEqual(JSON.parse(seen[0]).batch.map((m: { to: number[] }) => m.to), [[1], [2], [3]]);
+    assert.equal(await b.bus.publish("A", { to: [4], push: { n: 4 } }), true);
+    await waitFor(() => seen.length === 2, "the next burst");
+    assert.deepEqual(JSON.parse(seen[1]), { to: [4], push: { n: 4 } }, "alone, as it is");
+    assert.deepEqual(await inbox.next(), { to: [4], push: { n: 4 } });
+  } finally {
+    await spy.close();
+  }
 });
 
 /** Starts a node in another process that claims `userId`; resolves once it has. */

@@ -1,8 +1,11 @@
 // The cluster bus on Redis pub/sub: one channel per node (`<prefix>node:<nodeId>`) carrying
-// envelopes as JSON. Publishing goes through the node's command connection; subscriptions live
-// on a connection of their own, which node-redis resubscribes after every reconnect. Both
-// connections are up when the bus is made, so each later "ready" is a reconnect (after the
-// resubscription, for the subscriber): recovery listeners hear of it.
+// envelopes as JSON. What is published to one node in one burst of synchronous work (until the
+// microtask queue drains: the messages of one store batch, say) goes as one Redis message,
+// `{"batch": [...]}` when there are several, so a busy server issues a PUBLISH per node per burst
+// rather than per push, without waiting a turn. Publishing goes through the node's command
+// connection; subscriptions live on a connection of their own, which node-redis resubscribes
+// after every reconnect. Both connections are up when the bus is made, so each later "ready" is a
+// reconnect (after the resubscription, for the subscriber): recovery listeners hear of it.
 
 import type { Bus, BusMessage, DirectReport, EnvelopeHandler, RecoveryListener } from "./types.ts";
 import {
@@ -23,9 +26,17 @@ export interface RedisBusOptions {
   releasePublisher: () => Promise<void>;
 }
 
+/** Messages published to one node in this burst, and their callers. */
+interface Outgoing {
+  messages: BusMessage[];
+  callers: { resolve: (heard: boolean) => void; reject: (error: unknown) => void }[];
+}
+
 export class RedisBus implements Bus {
   readonly #options: RedisBusOptions;
   readonly #handlers = new Map<string, EnvelopeHandler>();
+  /** This burst's messages, by node. */
+  #outgoing = new Map<string, Outgoing>();
   readonly #recoveryListeners: RecoveryListener[] = [];
   #closed = false;
 
@@ -57,16 +68,38 @@ export class RedisBus implements Bus {
     }
   }
 
-  async publish(nodeId: string, busMessage: BusMessage): Promise<boolean> {
+  /** Queues the message for this burst's PUBLISH to the node; resolves as that PUBLISH does. */
+  publish(nodeId: string, busMessage: BusMessage): Promise<boolean> {
+    const { promise, resolve, reject } = Promise.withResolvers<boolean>();
+    let outgoing = this.#outgoing.get(nodeId);
+    if (!outgoing) {
+      if (this.#outgoing.size === 0) queueMicrotask(() => this.#flush());
+      outgoing = { messages: [], callers: [] };
+      this.#outgoing.set(nodeId, outgoing);
+    }
+    outgoing.messages.push(busMessage);
+    outgoing.callers.push({ resolve, reject });
+    return promise;
+  }
+
+  #flush(): void {
     const { publisher, keys } = this.#options;
-    const message = JSON.stringify(busMessage);
-    return await storage("publish", () => publisher.publish(keys.channel(nodeId), message)) > 0;
+    const outgoing = this.#outgoing;
+    this.#outgoing = new Map();
+    for (const [nodeId, { messages, callers }] of outgoing) {
+      const text = JSON.stringify(messages.length === 1 ? messages[0] : { batch: messages });
+      storage("publish", () => publisher.publish(keys.channel(nodeId), text)).then(
+        (receivers) => callers.forEach((caller) => caller.resolve(receivers > 0)),
+        (error) => callers.forEach((caller) => caller.reject(error)),
+      );
+    }
   }
 
   /** Unsubscribes (so publishers see no receiver from now on) and closes the connections. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#flush();
     this.#handlers.clear();
     this.#recoveryListeners.length = 0;
     const { subscriber, releasePublisher } = this.#options;
@@ -87,14 +120,15 @@ export class RedisBus implements Bus {
   }
 
   #receive(nodeId: string, message: string): void {
-    const envelope = parseBusMessage(message);
     const handler = this.#handlers.get(nodeId);
-    if (!envelope) {
-      this.#options.warn(
-        `ignored a malformed envelope for node ${nodeId}: ${message.slice(0, 200)}`,
-      );
-    } else if (handler) {
-      this.#deliver(nodeId, handler, envelope);
+    for (const envelope of parseRedisMessage(message)) {
+      if (!envelope) {
+        this.#options.warn(
+          `ignored a malformed envelope for node ${nodeId}: ${message.slice(0, 200)}`,
+        );
+      } else if (handler) {
+        this.#deliver(nodeId, handler, envelope);
+      }
     }
   }
 
@@ -108,14 +142,25 @@ export class RedisBus implements Bus {
   }
 }
 
-/** The bus message in `message`, or undefined when it is not one. */
-function parseBusMessage(message: string): BusMessage | undefined {
+/**
+ * The bus messages in one Redis message, in order: one, or those of a batch; undefined for each
+ * that is not one (a batch that is not a list counts as one malformed message).
+ */
+function parseRedisMessage(message: string): Array<BusMessage | undefined> {
   let value: unknown;
   try {
     value = JSON.parse(message);
   } catch {
-    return undefined;
+    return [undefined];
   }
+  if (isObject(value) && "batch" in value) {
+    return Array.isArray(value.batch) ? value.batch.map(busMessageOf) : [undefined];
+  }
+  return [busMessageOf(value)];
+}
+
+/** The bus message `value` is, or undefined when it is not one. */
+function busMessageOf(value: unknown): BusMessage | undefined {
   if (!isObject(value)) return undefined;
   // `sentAt` (publish time, epoch ms) lets the receiver measure the bus's lag.
   const sentAt = typeof value.sentAt === "number" ? { sentAt: value.sentAt } : {};
