@@ -39,6 +39,12 @@ export interface PairsCommand {
   acked: boolean;
   /** Each push is acknowledged with a RECEIPT request (clients logged in with receipts). */
   receipts: boolean;
+  /**
+   * Paced: a pair's messages are due `intervalMs` apart, each sent when due or, if later, when
+   * the previous one arrived, and its latency counts from when it was due. null: each is sent as
+   * soon as the previous one arrived.
+   */
+  intervalMs: number | null;
   timing: Timing;
 }
 

@@ -1,7 +1,9 @@
 // The traffic a generator worker drives through its clients: batched connect + login, ping-pong
 // pairs, one-sender fan-out and back-to-back requests. Every loop is closed: a pair sends its
 // next message only when the previous one has arrived; the fan-out sender keeps a fixed window
-// of messages not yet received by every member; so the server sets the pace.
+// of messages not yet received by every member; so the server sets the pace. Paced pairs also
+// wait until their next message is due, and count its latency from then: a server that cannot
+// keep up with the offered rate shows it as a growing delay, not as a lower rate alone.
 
 import type { Frame } from "../lib/protocol.ts";
 import type { FanoutCommand, OpenCommand, PairsCommand, RequestsCommand } from "./commands.ts";
@@ -12,8 +14,8 @@ import type { Phase } from "./phase.ts";
 export type Clients = Array<LoadClient | undefined>;
 
 /** A message text carrying its sequence number and the sender's clock: "seq sentAt". */
-function stamp(seq: number): string {
-  return `${seq} ${performance.now()}`;
+function stamp(seq: number, sentAt = performance.now()): string {
+  return `${seq} ${sentAt}`;
 }
 
 function readStamp(push: Frame): { seq: number; sentAt: number } | null {
@@ -79,12 +81,20 @@ export function runPairs(clients: Clients, command: PairsCommand, phase: Phase):
       continue;
     }
     let seq = 0;
-    const send = (from: LoadClient, frame: Frame) => {
+    const { intervalMs } = command;
+    /** When the next message is due (paced pairs start at random points of one interval). */
+    let due = performance.now() + (intervalMs === null ? 0 : Math.random() * intervalMs);
+    const sendNow = (from: LoadClient, frame: Frame) => {
       if (!phase.running) return;
-      const message = { ...frame, msg: stamp(++seq) };
+      const message = { ...frame, msg: intervalMs === null ? stamp(++seq) : stamp(++seq, due) };
       phase.begin();
       if (command.acked) phase.expectOk(from.request(message), "chat message");
       else from.send(message);
+    };
+    const send = (from: LoadClient, frame: Frame) => {
+      const wait = due - performance.now();
+      if (wait > 0) setTimeout(() => sendNow(from, frame), wait);
+      else sendNow(from, frame);
     };
     const receive = (self: LoadClient, reply: Frame) => (push: Frame) => {
       const received = readStamp(push);
@@ -96,6 +106,7 @@ export function runPairs(clients: Clients, command: PairsCommand, phase: Phase):
       if (command.receipts) {
         phase.expectOk(self.request({ msgid: 13, mids: [push.mid] }), "receipt");
       }
+      if (intervalMs !== null) due += intervalMs;
       send(self, reply);
     };
     a.onPush = receive(a, pair.aToB);

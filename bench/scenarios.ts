@@ -159,6 +159,42 @@ function floorComparison(label: string, plain: Comparison, answering: Side): Com
   };
 }
 
+/** The share of the baseline's rate the one-to-one target asks of one node (issue 5). */
+export const ONE_NODE_TARGET_SHARE = 0.6;
+
+const PACED_NOTE = "each pair's messages are due pairs ÷ rate apart; one is sent when due or, if " +
+  "later, when the previous one arrived, and its latency counts from when it was due: a server " +
+  "that cannot keep up shows a growing delay (no coordinated omission)";
+
+/**
+ * Latency at a stated load: the pairs of `plain`, paced to offer `share` of its baseline's rate,
+ * on a fresh chat server and relay. The closed loop's p99 is not that: there, with every pair
+ * keeping one message in flight, mean latency is pairs ÷ rate whatever the server.
+ */
+async function pacedComparison(
+  context: Context,
+  name: string,
+  plain: Comparison,
+  share: number,
+): Promise<Comparison> {
+  const offered = share * plain.baseline.rate;
+  const users = context.seeded.userIds.slice(0, plain.chat.clients);
+  const sides = await bothSides(context, async (target) => {
+    return (await pairsSide(loadOf(context), target, whatOf(target), users, offered)).side;
+  });
+  return {
+    name,
+    unit: "msgs/s",
+    ...sides,
+    ratioLabel: "chat ÷ baseline, both offered the same",
+    notes: [
+      `offered ${fixed(offered, 0)} msgs/s: ${share}× the baseline's closed-loop rate above`,
+      PACED_NOTE,
+    ],
+    extra: { offered_msgs_per_s: Math.round(offered) },
+  };
+}
+
 async function answeringRelay(context: Context, plain: Comparison): Promise<Side> {
   const users = context.seeded.userIds.slice(0, plain.chat.clients);
   await using relay = await startService("echo relay", RELAY, []);
@@ -171,6 +207,12 @@ export const oneToOne: Scenario = async (context) => {
   return [
     plain,
     floorComparison("1a", plain, await answeringRelay(context, plain)),
+    await pacedComparison(
+      context,
+      `1p one-to-one, 1 node, paced at ${ONE_NODE_TARGET_SHARE}× the baseline's rate`,
+      plain,
+      ONE_NODE_TARGET_SHARE,
+    ),
     await pairsComparison(
       context,
       "1r one-to-one, 1 node, clients with receipts",
@@ -185,18 +227,20 @@ async function balancer(ports: number[]) {
   return track(nginx, () => nginx.stop());
 }
 
+/** The share of the nginx baseline's rate the two-node target asks for (issue 5). */
+export const TWO_NODE_TARGET_SHARE = 0.4;
+
 export const oneToOneCluster: Scenario = async (context) => {
   const name = "2 one-to-one, 2 nodes (MySQL + Redis) via nginx";
   const missing = await clusterMissing();
   if (missing) return [{ name, skipped: missing }];
 
   const load = loadOf(context);
-  let chat: Awaited<ReturnType<typeof pairsSide>>;
-  let userIds: number[];
-  {
-    await using database = await mysqlDatabase();
-    await using redis = redisPrefix();
-    ({ userIds } = await seedStore(database.url, 2 * context.profile.clusterPairs, []));
+  await using database = await mysqlDatabase();
+  await using redis = redisPrefix();
+  const { userIds } = await seedStore(database.url, 2 * context.profile.clusterPairs, []);
+  /** Two chat servers on the scenario's MySQL database and Redis prefix, behind nginx. */
+  const viaCluster = async (offered: number | null = null) => {
     const args = [...SERVER_FLAGS, "--db", database.url, "--redis", redis.url];
     const cluster = [...args, "--redis-prefix", redis.prefix];
     const flags = context.denoFlags;
@@ -214,15 +258,16 @@ export const oneToOneCluster: Scenario = async (context) => {
     );
     await using nginx = await balancer([a.port, b.port]);
     const target: Target = { protocol: "chat", port: nginx.port, servers: [a, b] };
-    chat = await pairsSide(load, target, "2 chat servers", userIds);
-  }
-  const viaNginx = async (answered: boolean) => {
+    return await pairsSide(load, target, "2 chat servers", userIds, offered);
+  };
+  const viaNginx = async (answered: boolean, offered: number | null = null) => {
     await using relay = await startService("echo relay", RELAY, []);
     await using nginx = await balancer([relay.port]);
     const target: Target = { protocol: "relay", port: nginx.port, servers: [relay], answered };
     const what = answered ? "echo relay answering, behind nginx" : "echo relay behind nginx";
-    return (await pairsSide(load, target, what, userIds)).side;
+    return (await pairsSide(load, target, what, userIds, offered)).side;
   };
+  const chat = await viaCluster();
   const baseline = await viaNginx(false);
   const comparison: Comparison = {
     name,
@@ -232,12 +277,28 @@ export const oneToOneCluster: Scenario = async (context) => {
     notes: [
       `${chat.crossNodePairs} of ${chat.pairs} pairs span the two nodes (each message crosses ` +
       "nginx, a server, Redis pub/sub, the other server and nginx); CPU and RSS are both servers'",
-      "fresh MySQL database and Redis key prefix for the run, dropped/deleted after it",
+      "fresh MySQL database and Redis key prefix for the scenario, dropped/deleted after it",
       "baseline: one echo relay behind the same kind of nginx with a single upstream " +
       "(two relays behind nginx cannot relay to each other's clients)",
     ],
   };
-  return [comparison, floorComparison("2a", comparison, await viaNginx(true))];
+  const floor = floorComparison("2a", comparison, await viaNginx(true));
+  const offered = TWO_NODE_TARGET_SHARE * baseline.rate;
+  const paced: Comparison = {
+    name:
+      `2p one-to-one, 2 nodes via nginx, paced at ${TWO_NODE_TARGET_SHARE}× the baseline's rate`,
+    unit: "msgs/s",
+    chat: (await viaCluster(offered)).side,
+    baseline: await viaNginx(false, offered),
+    ratioLabel: "chat ÷ baseline, both offered the same",
+    notes: [
+      `offered ${fixed(offered, 0)} msgs/s: ${TWO_NODE_TARGET_SHARE}× the baseline's ` +
+      "closed-loop rate above",
+      PACED_NOTE,
+    ],
+    extra: { offered_msgs_per_s: Math.round(offered) },
+  };
+  return [comparison, floor, paced];
 };
 
 export const groupFanout: Scenario = async (context) => {

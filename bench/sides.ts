@@ -56,11 +56,22 @@ function spread(load: Load, ids: number[], chunk = 1): number[][] {
   return Array.from({ length: load.generator.size }, (_, worker) => used[worker] ?? []);
 }
 
-/** The pairs command for each worker: its first `limit` pairs of logged-in clients. */
-function pairsRun(set: ClientSet, timing: Timing, limit = Infinity): Promise<Run> {
+/**
+ * The pairs command for each worker: its first `limit` pairs of logged-in clients, paced so that
+ * all of them together offer `offeredRate` messages per second if given.
+ */
+function pairsRun(
+  set: ClientSet,
+  timing: Timing,
+  limit = Infinity,
+  offeredRate: number | null = null,
+): Promise<Run> {
   const { protocol } = set.target;
+  const pairsOf = (worker: number) => pairUp(set.nodes[worker] ?? []).slice(0, limit);
+  const allPairs = set.nodes.reduce((sum, _, worker) => sum + pairsOf(worker).length, 0);
+  const intervalMs = offeredRate === null ? null : allPairs * 1000 / offeredRate;
   return set.run((worker) => {
-    const pairs = pairUp(set.nodes[worker] ?? []).slice(0, limit);
+    const pairs = pairsOf(worker);
     return pairs.length === 0 ? null : {
       op: "pairs",
       pairs: pairs.map(([a, b]) => ({
@@ -71,20 +82,25 @@ function pairsRun(set: ClientSet, timing: Timing, limit = Infinity): Promise<Run
       })),
       acked: protocol === "chat" || set.target.answered === true,
       receipts: set.target.receipts === true,
+      intervalMs,
       timing,
     };
   });
 }
 
-/** Ping-pong between pairs of `userIds`; also returns how many pairs spanned two nodes. */
+/**
+ * Ping-pong between pairs of `userIds`, as fast as the target answers or, with `offeredRate`,
+ * paced to offer that many messages per second; also returns how many pairs spanned two nodes.
+ */
 export async function pairsSide(
   load: Load,
   target: Target,
   what: string,
   userIds: number[],
+  offeredRate: number | null = null,
 ): Promise<{ side: Side; crossNodePairs: number; pairs: number }> {
   const set = await ClientSet.open(load.generator, target, { ids: spread(load, userIds, 2) });
-  const run = await pairsRun(set, load.timing);
+  const run = await pairsRun(set, load.timing, Infinity, offeredRate);
   const closing = await set.close();
   const pairs = set.nodes.flatMap((nodes) =>
     pairUp(nodes ?? []).map(([a, b]) => [nodes[a], nodes[b]])

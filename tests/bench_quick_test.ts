@@ -31,6 +31,8 @@ interface ScenarioJson {
   logins_per_s?: number;
   login_p99_ms?: number;
   chat_server_ratio?: number;
+  /** Rows 1p and 2p: the rate the paced pairs offered, chat and baseline alike. */
+  offered_msgs_per_s?: number;
   baseline: { errors: number; p99_ms: number };
   problems: string[];
 }
@@ -105,6 +107,7 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
   const prefixes = [
     "1 one-to-one",
     "1a one-to-one",
+    "1p one-to-one",
     "3 group fan-out, 10 members",
     "3 group fan-out, 100 members",
     "4a register",
@@ -116,6 +119,12 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
   ];
   for (const prefix of prefixes) assertFigures(scenario(run, prefix));
   assertFloor(scenario(run, "1a one-to-one"));
+  const closed = scenario(run, "1 one-to-one");
+  const paced = scenario(run, "1p one-to-one");
+  assert.ok(
+    Math.abs(paced.offered_msgs_per_s! - 0.6 * closed.baseline_msgs_per_s) <= 1,
+    `paced at 0.6× the closed loop's baseline: ${JSON.stringify(paced)}`,
+  );
   const idle = scenario(run, "5 idle");
   assert.ok(
     Number.isFinite(idle.rss_kb_per_conn) && idle.rss_kb_per_conn! > 0,
@@ -149,5 +158,12 @@ Deno.test({
     assertFigures(scenario(run, "2 one-to-one, 2 nodes"));
     assertFigures(scenario(run, "2a one-to-one, 2 nodes"));
     assertFloor(scenario(run, "2a one-to-one, 2 nodes"));
+    const paced = scenario(run, "2p one-to-one, 2 nodes");
+    assertFigures(paced);
+    const closed = scenario(run, "2 one-to-one, 2 nodes");
+    assert.ok(
+      Math.abs(paced.offered_msgs_per_s! - 0.4 * closed.baseline_msgs_per_s) <= 1,
+      `paced at 0.4× the closed loop's baseline: ${JSON.stringify(paced)}`,
+    );
   },
 });
