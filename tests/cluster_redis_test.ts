@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { connectRedisCluster, type RedisClusterOptions } from "../lib/cluster/redis.ts";
+import { BUS_BATCH_MAX } from "../lib/cluster/redis_bus.ts";
 import { Errno, StorageError } from "../lib/errors.ts";
 import {
   clusterContract,
@@ -226,6 +227,15 @@ redisTest("what a node publishes to another in one burst is one Redis message", 
     await waitFor(() => seen.length === 2, "the next burst");
     assert.deepEqual(JSON.parse(seen[1]), { to: [4], push: { n: 4 } }, "alone, as it is");
     assert.deepEqual(await inbox.next(), { to: [4], push: { n: 4 } });
+    // A burst over the cap goes in several messages, in order.
+    const many = Array.from({ length: BUS_BATCH_MAX + 2 }, (_, n) => n);
+    await Promise.all(many.map((n) => b.bus.publish("A", { to: [n], push: { n } })));
+    await waitFor(() => seen.length === 4, "the big burst's two messages");
+    assert.deepEqual(seen.slice(2).map((text) => JSON.parse(text).batch.length), [
+      BUS_BATCH_MAX,
+      2,
+    ]);
+    for (const n of many) assert.deepEqual(await inbox.next(), { to: [n], push: { n } });
   } finally {
     await spy.close();
   }

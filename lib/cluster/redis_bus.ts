@@ -26,6 +26,9 @@ export interface RedisBusOptions {
   releasePublisher: () => Promise<void>;
 }
 
+/** Most bus messages in one PUBLISH: a burst larger than this goes in several, in order. */
+export const BUS_BATCH_MAX = 128;
+
 /** Messages published to one node in this burst, and their callers. */
 interface Outgoing {
   messages: BusMessage[];
@@ -79,20 +82,26 @@ export class RedisBus implements Bus {
     }
     outgoing.messages.push(busMessage);
     outgoing.callers.push({ resolve, reject });
+    if (outgoing.messages.length >= BUS_BATCH_MAX) {
+      this.#outgoing.delete(nodeId);
+      this.#send(nodeId, outgoing);
+    }
     return promise;
   }
 
   #flush(): void {
-    const { publisher, keys } = this.#options;
     const outgoing = this.#outgoing;
     this.#outgoing = new Map();
-    for (const [nodeId, { messages, callers }] of outgoing) {
-      const text = JSON.stringify(messages.length === 1 ? messages[0] : { batch: messages });
-      storage("publish", () => publisher.publish(keys.channel(nodeId), text)).then(
-        (receivers) => callers.forEach((caller) => caller.resolve(receivers > 0)),
-        (error) => callers.forEach((caller) => caller.reject(error)),
-      );
-    }
+    for (const [nodeId, batch] of outgoing) this.#send(nodeId, batch);
+  }
+
+  #send(nodeId: string, { messages, callers }: Outgoing): void {
+    const { publisher, keys } = this.#options;
+    const text = JSON.stringify(messages.length === 1 ? messages[0] : { batch: messages });
+    storage("publish", () => publisher.publish(keys.channel(nodeId), text)).then(
+      (receivers) => callers.forEach((caller) => caller.resolve(receivers > 0)),
+      (error) => callers.forEach((caller) => caller.reject(error)),
+    );
   }
 
   /** Unsubscribes (so publishers see no receiver from now on) and closes the connections. */
