@@ -182,6 +182,16 @@ async function pacedComparison(
   const sides = await bothSides(context, async (target) => {
     return (await pairsSide(loadOf(context), target, whatOf(target), users, offered)).side;
   });
+  return pacedRow(name, share, offered, sides);
+}
+
+/** The row of a paced phase: chat and baseline both offered `offered` msgs/s. */
+function pacedRow(
+  name: string,
+  share: number,
+  offered: number,
+  sides: { chat: Side; baseline: Side },
+): Comparison {
   return {
     name,
     unit: "msgs/s",
@@ -284,20 +294,12 @@ export const oneToOneCluster: Scenario = async (context) => {
   };
   const floor = floorComparison("2a", comparison, await viaNginx(true));
   const offered = TWO_NODE_TARGET_SHARE * baseline.rate;
-  const paced: Comparison = {
-    name:
-      `2p one-to-one, 2 nodes via nginx, paced at ${TWO_NODE_TARGET_SHARE}× the baseline's rate`,
-    unit: "msgs/s",
-    chat: (await viaCluster(offered)).side,
-    baseline: await viaNginx(false, offered),
-    ratioLabel: "chat ÷ baseline, both offered the same",
-    notes: [
-      `offered ${fixed(offered, 0)} msgs/s: ${TWO_NODE_TARGET_SHARE}× the baseline's ` +
-      "closed-loop rate above",
-      PACED_NOTE,
-    ],
-    extra: { offered_msgs_per_s: Math.round(offered) },
-  };
+  const paced = pacedRow(
+    `2p one-to-one, 2 nodes via nginx, paced at ${TWO_NODE_TARGET_SHARE}× the baseline's rate`,
+    TWO_NODE_TARGET_SHARE,
+    offered,
+    { chat: (await viaCluster(offered)).side, baseline: await viaNginx(false, offered) },
+  );
   return [comparison, floor, paced];
 };
 
