@@ -31,7 +31,7 @@ interface ScenarioJson {
   logins_per_s?: number;
   login_p99_ms?: number;
   chat_server_ratio?: number;
-  /** Rows 1p and 2p: the rate the paced pairs offered, chat and baseline alike. */
+  /** Rows 1p, 1q, 2p and 2q: the rate the paced pairs offered, chat and baseline alike. */
   offered_msgs_per_s?: number;
   baseline: { errors: number; p99_ms: number };
   problems: string[];
@@ -108,6 +108,7 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
     "1 one-to-one",
     "1a one-to-one",
     "1p one-to-one",
+    "1q one-to-one",
     "3 group fan-out, 10 members",
     "3 group fan-out, 100 members",
     "4a register",
@@ -124,6 +125,11 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
   assert.ok(
     Math.abs(paced.offered_msgs_per_s! - 0.6 * closed.baseline_msgs_per_s) <= 1,
     `paced at 0.6× the closed loop's baseline: ${JSON.stringify(paced)}`,
+  );
+  const carried = scenario(run, "1q one-to-one");
+  assert.ok(
+    Math.abs(carried.offered_msgs_per_s! - 0.5 * closed.msgs_per_s) <= 1,
+    `paced at 0.5× the closed loop's chat rate: ${JSON.stringify(carried)}`,
   );
   const idle = scenario(run, "5 idle");
   assert.ok(
@@ -164,6 +170,12 @@ Deno.test({
     assert.ok(
       Math.abs(paced.offered_msgs_per_s! - 0.4 * closed.baseline_msgs_per_s) <= 1,
       `paced at 0.4× the closed loop's baseline: ${JSON.stringify(paced)}`,
+    );
+    const carried = scenario(run, "2q one-to-one, 2 nodes");
+    assertFigures(carried);
+    assert.ok(
+      Math.abs(carried.offered_msgs_per_s! - 0.5 * closed.msgs_per_s) <= 1,
+      `paced at 0.5× the closed loop's chat rate: ${JSON.stringify(carried)}`,
     );
   },
 });
