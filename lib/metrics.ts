@@ -38,6 +38,8 @@ export interface ServerMetrics {
   loginFailed(): void;
   /** A request was refused by the per-connection rate limit. */
   rateLimited(): void;
+  /** Accepting a connection failed (most often: the process is at its open-files limit). */
+  acceptFailed(): void;
   /**
    * A sweep after a Redis recovery ended, having pushed this many pending deliveries again (to
    * sessions here, or forwarded to other servers).
@@ -90,6 +92,7 @@ export class PrometheusMetrics implements ServerMetrics {
   readonly #leftPending: Counter;
   readonly #loginFailures: Counter;
   readonly #rateLimited: Counter;
+  readonly #acceptFailures: Counter;
   readonly #sweeps: Counter;
   readonly #redelivered: Counter;
 
@@ -199,6 +202,12 @@ export class PrometheusMetrics implements ServerMetrics {
       help: "Requests refused by the per-connection rate limit.",
       registers,
     });
+    this.#acceptFailures = new Counter({
+      name: "chat_accept_failures_total",
+      help: "Failed accepts of client connections (most often the open-files limit); the " +
+        "server pauses new connections 5 ms to 1 s between tries until one is accepted.",
+      registers,
+    });
     this.#sweeps = new Counter({
       name: "chat_redelivery_sweeps_total",
       help: "Sweeps after a Redis recovery that pushed pending messages again (retries included).",
@@ -271,6 +280,10 @@ export class PrometheusMetrics implements ServerMetrics {
 
   rateLimited(): void {
     this.#rateLimited.inc();
+  }
+
+  acceptFailed(): void {
+    this.#acceptFailures.inc();
   }
 
   redelivered(count: number): void {

@@ -17,6 +17,7 @@ import { SessionRegistry } from "./session.ts";
 import type { Repositories } from "./store/types.ts";
 import { MsgId } from "./protocol.ts";
 import { LoginThrottle } from "./rate_limit.ts";
+import { AcceptBackoff } from "./accept_backoff.ts";
 
 export interface ChatServerOptions {
   hostname: string;
@@ -37,6 +38,9 @@ export interface ChatServerOptions {
   metrics?: ServerMetrics;
 }
 
+/** How an accept that failed for want of file descriptors (EMFILE, ENFILE) reads. */
+const OPEN_FILES_EXHAUSTED = /too many open files/i;
+
 /** Sent to every client when the server shuts down. */
 const SHUTDOWN_NOTICE = {
   msgid: MsgId.NOTICE,
@@ -53,6 +57,9 @@ export class ChatServer {
   #listener: Deno.TcpListener | null = null;
   #accepting: Promise<void> | null = null;
   #nextConnectionId = 1;
+  readonly #acceptBackoff = new AcceptBackoff();
+  /** Ends the accept loop's pause after a failed accept at once (set while it pauses). */
+  #endPause: (() => void) | null = null;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
 
   constructor(options: ChatServerOptions) {
@@ -124,6 +131,7 @@ export class ChatServer {
     clearInterval(this.#idleSweep);
     await this.#redelivery.stop();
     this.#listener?.close();
+    this.#endPause?.();
     await this.#accepting;
     const told = [...this.#connections].map((connection) => {
       connection.send(SHUTDOWN_NOTICE);
@@ -145,8 +153,28 @@ export class ChatServer {
         conn = await listener.accept();
       } catch (error) {
         if (error instanceof Deno.errors.BadResource) return;
-        this.#options.log.warn("accept failed", { error });
+        this.#options.metrics?.acceptFailed();
+        const { pauseMs, first } = this.#acceptBackoff.failed();
+        if (first) {
+          this.#options.log.warn("accept failed; pausing new connections until one is accepted", {
+            error,
+            connections: this.#connections.size,
+            ...(OPEN_FILES_EXHAUSTED.test(String(error))
+              ? {
+                hint: "the process is at its open-files limit: raise it (ulimit -n, LimitNOFILE)",
+              }
+              : {}),
+          });
+        }
+        await this.#pause(pauseMs);
         continue;
+      }
+      const failures = this.#acceptBackoff.succeeded();
+      if (failures > 0) {
+        this.#options.log.info("accepting connections again", {
+          failedAccepts: failures,
+          connections: this.#connections.size,
+        });
       }
       let connection: ClientConnection;
       try {
@@ -167,6 +195,19 @@ export class ChatServer {
       const handling = this.#serve(connection).finally(() => this.#handlers.delete(handling));
       this.#handlers.add(handling);
     }
+  }
+
+  /** Waits `ms` before the next accept; shutdown() ends the wait early. */
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const end = () => {
+        clearTimeout(timer);
+        this.#endPause = null;
+        resolve();
+      };
+      const timer = setTimeout(end, ms);
+      this.#endPause = end;
+    });
   }
 
   #closeIdle(idleTimeoutMs: number): void {

@@ -92,3 +92,33 @@ Deno.test("connection life: a graceful shutdown tells clients to reconnect", asy
   assert.deepEqual(client.pushes.map((p) => [p.msgid, p.notice]), [[16, "shutdown"]]);
   assert.equal((await stopped).code, 0);
 });
+
+Deno.test("connection life: at its open-files limit the server pauses accepts, logs once, and recovers", async () => {
+  const server = await startServer(["--db", "sqlite::memory:"], {}, { openFilesLimit: 64 });
+  const extra: Deno.TcpConn[] = [];
+  try {
+    // More connections than descriptors: the kernel completes them all, the server cannot.
+    for (let i = 0; i < 100; i++) {
+      extra.push(await Deno.connect({ hostname: "127.0.0.1", port: server.port }));
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    const failedLines = () =>
+      server.stderr().split("\n").filter((line) => line.includes("accept failed")).length;
+    // Retrying at once would log thousands of lines in that time; a run of failures logs one.
+    assert.equal(failedLines(), 1, server.stderr().slice(0, 2000));
+    assert.match(server.stderr(), /open-files limit/);
+
+    for (const conn of extra.splice(0)) conn.close();
+    const client = await WireClient.connect(server.port);
+    const id = await client.register("after-the-limit");
+    assert.equal((await client.login(id)).errno, 0);
+    client.close();
+    assert.match(server.stderr(), /accepting connections again/);
+    // The backlog's closed connections, accepted now, may touch the limit again: a new run,
+    // one more line each, never a line per try.
+    assert.ok(failedLines() <= 3, server.stderr().slice(0, 2000));
+  } finally {
+    for (const conn of extra) conn.close();
+    await server.stop();
+  }
+});

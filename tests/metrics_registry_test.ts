@@ -14,6 +14,7 @@ Deno.test("metrics registry: declares every promised metric in the text format",
   const text = await metrics.render();
   assert.match(metrics.contentType, /^text\/plain; version=0\.0\.4/);
   assert.deepEqual(metricNames(text).sort(), [
+    "chat_accept_failures_total",
     "chat_backend_errors_total",
     "chat_build_info",
     "chat_connections_open",
@@ -109,6 +110,7 @@ Deno.test("metrics registry: stored, pending, backend and refusal counters move"
   metrics.loginFailed();
   metrics.rateLimited();
   metrics.rateLimited();
+  metrics.acceptFailed();
   const text = await metrics.render();
   assert.equal(sampleValue(text, "chat_messages_stored_total"), 2);
   assert.equal(sampleValue(text, "chat_offline_deliveries_total"), 3);
@@ -117,6 +119,7 @@ Deno.test("metrics registry: stored, pending, backend and refusal counters move"
   assert.equal(sampleValue(text, "chat_backend_errors_total", { backend: "cluster" }), 2);
   assert.equal(sampleValue(text, "chat_login_failures_total"), 1);
   assert.equal(sampleValue(text, "chat_rate_limited_requests_total"), 2);
+  assert.equal(sampleValue(text, "chat_accept_failures_total"), 1);
 });
 
 Deno.test("metrics registry: two servers in one process keep separate counts", async () => {

@@ -15,13 +15,31 @@ export interface ServerProcess {
   stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
 }
 
-/** Starts server.ts with `args` on a free port and waits for its start-up line. */
+/**
+ * Starts server.ts with `args` on a free port and waits for its start-up line. With
+ * `openFilesLimit`, the server runs under that `ulimit -n` (through bash).
+ */
 export async function startServer(
   args: string[],
   env: Record<string, string> = {},
+  { openFilesLimit }: { openFilesLimit?: number } = {},
 ): Promise<ServerProcess> {
-  const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", SERVER, "--host", "127.0.0.1", "--port", "0", ...args],
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "-A",
+    SERVER,
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    ...args,
+  ];
+  const [command, ...commandArgs] = openFilesLimit === undefined
+    ? deno
+    : ["bash", "-c", `ulimit -n ${openFilesLimit} && exec "$@"`, "bash", ...deno];
+  const process = new Deno.Command(command, {
+    args: commandArgs,
     env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
