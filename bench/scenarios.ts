@@ -175,6 +175,11 @@ export const CARRIED_SHARE = 0.5;
 /** What a paced row's rate is a share of. */
 type PaceBasis = "baseline" | "chat server";
 
+/** `share` of the closed-loop rate of the `basis` side. */
+function offeredRate(share: number, basis: PaceBasis, sides: { chat: Side; baseline: Side }) {
+  return share * (basis === "baseline" ? sides.baseline.rate : sides.chat.rate);
+}
+
 /**
  * Latency at a stated load: the pairs of `plain`, paced to offer `share` of the closed-loop rate
  * of its `basis` side, on a fresh chat server and relay. The closed loop's p99 is not that:
@@ -188,7 +193,7 @@ async function pacedComparison(
   share: number,
   basis: PaceBasis,
 ): Promise<Comparison> {
-  const offered = share * (basis === "baseline" ? plain.baseline.rate : plain.chat.rate);
+  const offered = offeredRate(share, basis, plain);
   const users = context.seeded.userIds.slice(0, plain.chat.clients);
   const sides = await bothSides(context, async (target) => {
     return (await pairsSide(loadOf(context), target, whatOf(target), users, offered)).side;
@@ -314,7 +319,7 @@ export const oneToOneCluster: Scenario = async (context) => {
   };
   const floor = floorComparison("2a", comparison, await viaNginx(true));
   const pacedAt = async (name: string, share: number, basis: PaceBasis) => {
-    const offered = share * (basis === "baseline" ? baseline.rate : chat.side.rate);
+    const offered = offeredRate(share, basis, { chat: chat.side, baseline });
     return pacedRow(name, share, basis, offered, {
       chat: (await viaCluster(offered)).side,
       baseline: await viaNginx(false, offered),
