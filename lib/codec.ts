@@ -14,6 +14,16 @@ export type Decoded =
   | { kind: "invalid"; reason: string }
   | { kind: "oversize"; length: number };
 
+/**
+ * The 4 header bytes behind an oversize `length` as text, when every one is printable ASCII:
+ * what a client of a text protocol (HTTP, telnet, a line of JSON) sends first. Null otherwise.
+ */
+export function headerText(length: number): string | null {
+  const bytes = [length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff];
+  if (!bytes.every((byte) => byte >= 0x20 && byte <= 0x7e)) return null;
+  return String.fromCharCode(...bytes);
+}
+
 /** Encodes one object as a frame. */
 export function encodeFrame(value: Frame): Uint8Array {
   return encodeJsonFrame(JSON.stringify(value));

@@ -65,7 +65,7 @@ export async function dispatch(session: Session, request: Frame, deps: ChatDeps)
   if (!route) {
     const errmsg = msgid === undefined
       ? "bad request: 'msgid' is missing"
-      : `bad request: unknown msgid ${JSON.stringify(msgid)}`;
+      : `bad request: unknown msgid ${typeof msgid === "number" ? msgid : JSON.stringify(msgid)}`;
     session.send(errorFrame(Errno.BAD_REQUEST, errmsg, seq as number | undefined));
     return;
   }

@@ -3,6 +3,7 @@
 // and on shutdown stops accepting, ends every session and closes its backends.
 
 import type { Bus } from "./cluster/types.ts";
+import { headerText } from "./codec.ts";
 import { ClientConnection } from "./connection.ts";
 import { Delivery } from "./delivery.ts";
 import { dispatch, errorFrame } from "./dispatcher.ts";
@@ -233,10 +234,9 @@ export class ChatServer {
           }
           connection.send(errorFrame(Errno.BAD_REQUEST, `bad request: ${decoded.reason}`));
         } else {
-          connection.send(errorFrame(
-            Errno.TOO_LARGE,
-            `frame of ${decoded.length} bytes exceeds the limit of ${this.#options.maxFrame}`,
-          ));
+          connection.send(
+            errorFrame(Errno.TOO_LARGE, oversizeMessage(decoded.length, this.#options.maxFrame)),
+          );
           await connection.written();
           connection.close("oversize frame");
         }
@@ -251,4 +251,14 @@ export class ChatServer {
       log.debug("connection closed", { user, reason: connection.closeReason ?? "peer closed" });
     }
   }
+}
+
+/** The error text for a frame header above the limit, with a hint when it was plain text. */
+function oversizeMessage(length: number, maxFrame: number): string {
+  const text = headerText(length);
+  const refusal = `frame of ${length} bytes exceeds the limit of ${maxFrame}`;
+  if (text === null) return refusal;
+  return `${refusal}: the connection began with the text ${JSON.stringify(text)}, ` +
+    "but this port speaks the chat protocol (a 4-byte big-endian length, then JSON), " +
+    "not a text protocol such as HTTP";
 }

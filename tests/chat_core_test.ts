@@ -132,8 +132,14 @@ chatTest("unknown or missing msgid is an ERROR frame echoing seq; bad seq too", 
   const unknown = await client.request({ msgid: 77 });
   assert.equal(unknown.msgid, 12);
   assert.equal(unknown.errno, 3);
+  assert.equal(unknown.errmsg, "bad request: unknown msgid 77");
   assert.equal((await client.request({ msgid: 2 })).msgid, 12, "server-to-client msgid");
-  assert.equal((await client.request({ msgid: "1" })).msgid, 12);
+  const text = await client.request({ msgid: "1" });
+  assert.equal(text.msgid, 12);
+  assert.equal(text.errmsg, 'bad request: unknown msgid "1"');
+  // JSON.parse reads 1e400 as Infinity, which JSON.stringify would print as null.
+  const overflow = await client.request({ msgid: Infinity });
+  assert.equal(overflow.errmsg, "bad request: unknown msgid Infinity");
   assert.equal((await client.request({ nothing: true })).msgid, 12);
   const { dispatch } = await import("../lib/dispatcher.ts");
   await dispatch(client.session, { msgid: 4, seq: "x" }, client.deps);

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { type Decoded, encodeFrame, encodeJsonFrame, FrameDecoder } from "../lib/codec.ts";
+import {
+  type Decoded,
+  encodeFrame,
+  encodeJsonFrame,
+  FrameDecoder,
+  headerText,
+} from "../lib/codec.ts";
 import { DEFAULT_MAX_FRAME, type Frame } from "../lib/protocol.ts";
 import { concat } from "./support/frames.ts";
 
@@ -423,4 +429,12 @@ Deno.test("codec: 200 random frame sequences decode identically under random chu
     assert.deepEqual(results, items.map((item) => item.expected), `seed ${seed}`);
     assert.equal(decoder.pendingBytes, 0, `seed ${seed}`);
   }
+});
+
+Deno.test("codec: the header of an oversize text (an HTTP request, say) reads back as that text", () => {
+  const [decoded] = decodeAll(utf8.encode("GET / HTTP/1.1\r\n\r\n"));
+  assert.equal(decoded.kind, "oversize");
+  assert.equal(headerText((decoded as { length: number }).length), "GET ");
+  assert.equal(headerText(0x7fffffff), null, "binary bytes are not text");
+  assert.equal(headerText(0x20202020), "    ");
 });

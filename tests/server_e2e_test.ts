@@ -111,6 +111,9 @@ Deno.test("server e2e: hostile frames get errors and never disturb other clients
     const http = await WireClient.connect(port);
     await http.writeBytes(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
     await http.closed;
+    assert.equal(http.errors[0]?.errno, 7);
+    assert.match(String(http.errors[0]?.errmsg), /began with the text "GET ".*not a text protocol/);
+    assert.doesNotMatch(String(huge.errors[0]?.errmsg), /text/, "binary header: no text hint");
 
     // A truncated frame followed by a hang-up.
     const truncated = await WireClient.connect(port);
