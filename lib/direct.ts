@@ -134,11 +134,16 @@ export class DirectDelivery {
     makePending: (userIds: number[]) => Promise<void>,
   ): Promise<void> {
     if (routes.local.size === 0 && routes.remote.size === 0) return;
-    const [local, remoteMissed] = await Promise.all([
-      this.#writeLocal(routes.local, push),
-      Promise.all([...routes.remote].map(([node, to]) => this.#sendRemote(node, to, push))),
-    ]);
-    const missed = [...local.failed, ...remoteMissed.flat()];
+    const [local, remoteMissed] = routes.remote.size === 0
+      ? [await this.#writeLocal(routes.local, push), []]
+      : await Promise.all([
+        this.#writeLocal(routes.local, push),
+        Promise.all([...routes.remote].map(([node, to]) => this.#sendRemote(node, to, push))),
+      ]);
+    const missed = remoteMissed.length === 0 ? local.failed : [
+      ...local.failed,
+      ...remoteMissed.flat(),
+    ];
     if (missed.length === 0 && local.late.size === 0) return;
     await makePending([...missed, ...local.late.keys()]);
     const { fallback } = this.#deps;
@@ -202,28 +207,29 @@ export class DirectDelivery {
    * written, whose write failed, and the writes still under way.
    */
   async #writeAll(sessions: ReadonlyMap<number, Session>, push: ChatPush, limit: SharedDeadline) {
-    const writes = new Map<number, Promise<boolean>>();
-    let encoded: Uint8Array | undefined;
-    for (const [userId, session] of sessions) {
-      session.sendEncoded(encoded ??= encodeFrame(push));
-      this.#deps.metrics?.frameOut(push);
-      this.#deps.metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
-      writes.set(userId, session.written());
-    }
     const taken: number[] = [];
     const failed: number[] = [];
-    const late = new Map(writes);
-    if (writes.size === 0) return { taken, failed, late };
-    const deadline = limit.start();
-    const settled = Promise.all(
-      [...writes].map(async ([userId, write]) => {
-        const written = await write;
+    /** The writes not settled yet. */
+    const late = new Map<number, Promise<boolean>>();
+    if (sessions.size === 0) return { taken, failed, late };
+    const encoded = encodeFrame(push);
+    const { promise: settled, resolve } = Promise.withResolvers<void>();
+    for (const [userId, session] of sessions) {
+      session.sendEncoded(encoded);
+      this.#deps.metrics?.frameOut(push);
+      this.#deps.metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
+      const write = session.written();
+      late.set(userId, write);
+      write.then((written) => {
         if (!late.delete(userId)) return;
         (written ? taken : failed).push(userId);
-      }),
-    );
+        if (late.size === 0) resolve();
+      });
+    }
+    const deadline = limit.start();
     await Promise.race([settled, deadline.expired]);
     deadline.done();
+    if (late.size === 0) return { taken, failed, late };
     // Freeze the outcome: what settles from now on is late.
     return { taken: [...taken], failed: [...failed], late: new Map(late) };
   }

@@ -390,3 +390,39 @@ deliveryTest("repeated wrong passwords lock the account for a while", async (c) 
   c.time = new Date(c.time.getTime() + 61_000);
   assert.equal((await client.login(id, "right")).errno, 0);
 });
+
+deliveryTest(
+  "a group push sorts each member by how its write went: in time, failed, or late",
+  async (c) => {
+    c.directWriteMs = 20;
+    const owner = await c.client();
+    const ownerId = await owner.register("owner");
+    await owner.login(ownerId);
+    const groupid = (await owner.request({ msgid: 8, groupname: "g", groupdesc: "" }))
+      .groupid as number;
+    const members = new Map<string, { client: typeof owner; id: number }>();
+    for (const name of ["fast", "failing", "slow"]) {
+      const client = await c.client();
+      const id = await client.register(name);
+      await client.login(id);
+      assert.equal((await client.request({ msgid: 9, groupid })).errno, 0);
+      members.set(name, { client, id });
+    }
+    const fast = members.get("fast")!;
+    const failing = members.get("failing")!;
+    const slow = members.get("slow")!;
+    failing.client.session.writes = () => Promise.resolve(false);
+    const finishSlow = holdWrites(slow.client.session);
+
+    assert.equal((await owner.request({ msgid: 10, groupid, msg: "to all" })).errno, 0);
+    assert.deepEqual(await c.store.messages.pending(fast.id), [], "written in time");
+    assert.deepEqual(msgs(await c.store.messages.pending(failing.id)), ["to all"], "failed");
+    assert.deepEqual(msgs(await c.store.messages.pending(slow.id)), ["to all"], "late");
+
+    finishSlow(true);
+    await until(async () => (await c.store.messages.pending(slow.id)).length === 0, "slow done");
+    assert.deepEqual(msgs(await c.store.messages.pending(failing.id)), ["to all"]);
+    assert.deepEqual(msgs(fast.client.pushes()), ["to all"]);
+    assert.deepEqual(msgs(slow.client.pushes()), ["to all"], "pushed once");
+  },
+);

@@ -117,14 +117,13 @@ async function storeAndDeliver(newMessage: NewMessage, deps: ChatDeps): Promise<
     await store.messages.addPending(message.mid, routes.stored);
   }
   const push = pushOf(message);
-  await Promise.all([
-    delivery.direct.send(
-      routes,
-      push,
-      (userIds) => store.messages.addPending(message.mid, userIds),
-    ),
-    delivery.deliver(routes.stored, push),
-  ]);
+  const direct = delivery.direct.send(
+    routes,
+    push,
+    (userIds) => store.messages.addPending(message.mid, userIds),
+  );
+  if (routes.stored.length === 0) await direct;
+  else await Promise.all([direct, delivery.deliver(routes.stored, push)]);
   return message;
 }
 
