@@ -35,6 +35,8 @@ Deno.test("commands without arguments", () => {
   assert.deepEqual(parseCommand("info"), { kind: "show" });
   assert.deepEqual(parseCommand("loginout"), { kind: "logout" });
   assert.deepEqual(parseCommand("  logout  "), { kind: "logout" });
+  assert.deepEqual(parseCommand("quit"), { kind: "quit" });
+  assert.deepEqual(parseCommand("EXIT"), { kind: "quit" });
   assert.deepEqual(parseCommand("HELP"), { kind: "help" });
   assert.match(errorOf(parseCommand("help:me")), /takes no arguments/);
 });

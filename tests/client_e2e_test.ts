@@ -152,3 +152,25 @@ Deno.test("client e2e: a server that goes away is one line and exit 1", async ()
   assert.equal(run.code, 1);
   assert.equal(run.stderr, "chatclient: connection to server lost\n");
 });
+
+Deno.test("client e2e: quit at the command prompt logs out and leaves, ignoring what follows", async () => {
+  await withServer(async ({ port }) => {
+    await runClient(port, ["2", "dan", "pw", "2", "eve", "pw"]).done;
+    const dan = await runClient(port, [
+      "1",
+      "dan",
+      "pw",
+      "chat:2:before quit",
+      "quit",
+      "chat:2:never sent",
+    ]).done;
+    assert.equal(dan.code, 0, dan.stderr);
+    assert.match(dan.stdout, /^sent\nlogged out$/m);
+    assert.equal(dan.stdout.match(/^sent$/gm)?.length, 1);
+    const eve = await runClient(port, ["1", "eve", "pw", "history:1"]).done;
+    assert.equal(eve.code, 0, eve.stderr);
+    assert.match(eve.stdout, /^history with 1 \(1\):$/m);
+    assert.match(eve.stdout, /dan\(1\): before quit$/m);
+    assert.doesNotMatch(eve.stdout, /never sent/);
+  });
+});

@@ -36,6 +36,7 @@ export type Command =
   | RequestCommand
   | { kind: "help" }
   | { kind: "show" }
+  | { kind: "quit" }
   | { kind: "sleep"; ms: number };
 
 export type LoginIdentity = { id: number } | { name: string };
@@ -56,6 +57,8 @@ const NO_ARGUMENT: Record<string, Command> = {
   info: { kind: "show" },
   loginout: { kind: "logout" },
   logout: { kind: "logout" },
+  quit: { kind: "quit" },
+  exit: { kind: "quit" },
 };
 const MENU: Record<string, MenuChoice> = {
   "1": { kind: "login" },

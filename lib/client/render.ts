@@ -22,6 +22,7 @@ export const HELP_LINES = [
   "  grouphistory:<groupid>[:<n>[:<mid>]]   the last n (20) messages of a group, before mid",
   "  sleep:<ms>                             wait, still showing incoming messages",
   "  loginout (or logout)                   log out and return to the menu",
+  "  quit (or exit)                         log out and leave the client",
 ];
 
 // deno-lint-ignore no-control-regex -- matching control characters is the point

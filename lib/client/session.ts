@@ -81,7 +81,7 @@ class Session {
           await this.#register();
           break;
         case "login":
-          if (await this.#login()) await this.#commandLoop();
+          if (await this.#login() && await this.#commandLoop() === "quit") return;
           break;
       }
     }
@@ -123,7 +123,8 @@ class Session {
     return true;
   }
 
-  async #commandLoop(): Promise<void> {
+  /** Runs the user's commands until they log out (back to the menu) or quit the client. */
+  async #commandLoop(): Promise<"logout" | "quit"> {
     while (this.#view) {
       const line = await this.#ask(`${this.#view.name}> `);
       if (line.trim() === "") continue;
@@ -142,10 +143,14 @@ class Session {
         case "sleep":
           await this.#sleep(command.ms);
           break;
+        case "quit":
+          await this.#logoutAtExit();
+          return "quit";
         default:
           await this.#send(command);
       }
     }
+    return "logout";
   }
 
   async #send(command: RequestCommand): Promise<void> {
