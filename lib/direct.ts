@@ -140,10 +140,7 @@ export class DirectDelivery {
         this.#writeLocal(routes.local, push),
         Promise.all([...routes.remote].map(([node, to]) => this.#sendRemote(node, to, push))),
       ]);
-    const missed = remoteMissed.length === 0 ? local.failed : [
-      ...local.failed,
-      ...remoteMissed.flat(),
-    ];
+    const missed = [...local.failed, ...remoteMissed.flat()];
     if (missed.length === 0 && local.late.size === 0) return;
     await makePending([...missed, ...local.late.keys()]);
     const { fallback } = this.#deps;
