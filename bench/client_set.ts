@@ -2,7 +2,7 @@
 // target (chat server, cluster or echo relay), and how a phase run on them is observed: merged
 // latencies, errors, and the target servers' CPU and memory from /proc.
 
-import type { Command, WorkerReport } from "./commands.ts";
+import type { Command, SlowReaderReport, WorkerReport } from "./commands.ts";
 import { PASSWORD } from "./fixtures.ts";
 import { type Generator, type Measured, mergePhases } from "./generator.ts";
 import { cpuMs, rssKb, type Service } from "./processes.ts";
@@ -37,6 +37,8 @@ export interface Run {
   ids: number[][];
   /** Per worker: the node each client logged in to. */
   nodes: string[][];
+  /** A slow-reader phase: what became of its reader. */
+  reader: SlowReaderReport | null;
 }
 
 /** Deals `ids` to `workers` round robin in runs of `chunk` (pairs stay on one worker). */
@@ -176,5 +178,6 @@ async function observe(
     },
     ids: reports.map((report) => report?.ids ?? []),
     nodes: reports.map((report) => report?.nodes ?? []),
+    reader: reports.find((report) => report?.reader)?.reader ?? null,
   };
 }

@@ -71,11 +71,35 @@ export interface RequestsCommand {
   timing: Timing;
 }
 
+/**
+ * Scenario 8: the clients `senders` each send user `toid` a `msgChars`-character message every
+ * `intervalMs`, whatever their ACKs do (an open loop: a slow ACK delays no later send), and a
+ * latency is the time from when a message was due to its ACK. Client `reader` is `toid`'s
+ * connection: it reads on, or with `readerReads: false` stops reading for the phase; then, after
+ * the phase, it reads again to see whether the server cut it off (see SlowReaderReport).
+ */
+export interface SlowReaderCommand {
+  op: "slow-reader";
+  senders: number[];
+  toid: number;
+  reader: number;
+  readerReads: boolean;
+  msgChars: number;
+  intervalMs: number;
+  timing: Timing;
+}
+
 export interface CloseCommand {
   op: "close";
 }
 
-export type Command = OpenCommand | PairsCommand | FanoutCommand | RequestsCommand | CloseCommand;
+export type Command =
+  | OpenCommand
+  | PairsCommand
+  | FanoutCommand
+  | RequestsCommand
+  | SlowReaderCommand
+  | CloseCommand;
 
 /** What one worker measured in one phase. */
 export interface PhaseResult {
@@ -94,6 +118,19 @@ export interface WorkerReport {
   nodes: string[];
   /** requests with namePrefix: the ids the server assigned. */
   ids: number[];
+  /** slow-reader: what became of the reader. */
+  reader?: SlowReaderReport;
+}
+
+/** The reader of a slow-reader phase. */
+export interface SlowReaderReport {
+  /** Pushes it read during the phase (and, if it stopped reading, once it read again). */
+  pushes: number;
+  /**
+   * It stopped reading and, when it read again after the phase, found its connection closed by
+   * the server (its outbound queue passed the cap) rather than still open.
+   */
+  cutOff: boolean;
 }
 
 export type WorkerReply = { ok: true; report: WorkerReport } | { ok: false; error: string };

@@ -1,6 +1,7 @@
 // One simulated user of the load generator, on the same framed-connection code as the chat
 // server (lib/connection.ts): requests are matched to replies by seq; every frame carrying a
 // `msg` (chat push or relayed frame) goes to `onPush`; anything else is reported as a problem.
+// A client can stop reading (a slow reader: the server's writes to it back up) and read again.
 
 import { ClientConnection } from "../lib/connection.ts";
 import { DEFAULT_MAX_FRAME, type Frame, MsgId } from "../lib/protocol.ts";
@@ -14,6 +15,10 @@ export class LoadClient {
   readonly #reading: Promise<void>;
   #seq = 0;
   #closing = false;
+  /** While set, the reader takes no more bytes from the socket until it resolves. */
+  #paused: PromiseWithResolvers<void> | null = null;
+  /** The server may close this connection without that being a problem (a paused reader). */
+  #closeExpected = false;
 
   private constructor(conn: Deno.TcpConn, report: (problem: string) => void) {
     this.#connection = new ClientConnection(0, conn, { maxFrame: DEFAULT_MAX_FRAME });
@@ -41,9 +46,34 @@ export class LoadClient {
     this.#connection.send(frame);
   }
 
+  /**
+   * Stops taking bytes from the socket (after at most the read already under way), so that what
+   * the server writes piles up in the kernel's buffers and then in the server's queue. The
+   * server closing the connection from now on is expected, not a problem.
+   */
+  pauseReading(): void {
+    this.#paused ??= Promise.withResolvers<void>();
+    this.#closeExpected = true;
+  }
+
+  resumeReading(): void {
+    this.#paused?.resolve();
+    this.#paused = null;
+  }
+
+  /** Resolves true once the connection has ended, false if it is still open after `ms`. */
+  async endsWithin(ms: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<boolean>((resolve) => timer = setTimeout(resolve, ms, false));
+    const ended = await Promise.race([this.#reading.then(() => true), timeout]);
+    clearTimeout(timer);
+    return ended;
+  }
+
   /** Closes the connection and waits for its reader to stop. */
   async close(): Promise<void> {
     this.#closing = true;
+    this.resumeReading();
     this.#connection.close();
     await this.#reading;
   }
@@ -64,8 +94,9 @@ export class LoadClient {
       } else {
         this.#report(`unexpected frame ${JSON.stringify(frame)}`);
       }
+      if (this.#paused) await this.#paused.promise;
     }
-    if (!this.#closing) this.#report("server closed the connection");
+    if (!this.#closing && !this.#closeExpected) this.#report("server closed the connection");
     for (const waiter of this.#waiting.values()) waiter.reject(new Error("connection closed"));
     this.#waiting.clear();
   }

@@ -3,9 +3,16 @@
 // on stdout. Runs in its own process (with a raised open-files limit) so that thousands of
 // clients never share a process, an event loop or a CPU with the server under test.
 
-import type { Command, WorkerReply, WorkerReport } from "./commands.ts";
+import type { Command, SlowReaderReport, WorkerReply, WorkerReport } from "./commands.ts";
 import { TextLineStream } from "../tests/support/lines.ts";
-import { type Clients, openClients, runFanout, runPairs, runRequests } from "./loops.ts";
+import {
+  type Clients,
+  openClients,
+  runFanout,
+  runPairs,
+  runRequests,
+  runSlowReader,
+} from "./loops.ts";
 import { Phase } from "./phase.ts";
 
 const clients: Clients = [];
@@ -20,6 +27,7 @@ async function execute(command: Command): Promise<WorkerReport> {
   for (const problem of pending.splice(0)) phase.fail(problem);
   let nodes: string[] = [];
   let ids: number[] = [];
+  let readerOutcome: (() => Promise<SlowReaderReport>) | null = null;
   try {
     switch (command.op) {
       case "open":
@@ -34,11 +42,16 @@ async function execute(command: Command): Promise<WorkerReport> {
       case "requests":
         ids = runRequests(clients, command, phase);
         break;
+      case "slow-reader":
+        readerOutcome = runSlowReader(clients, command, phase);
+        break;
       case "close":
         await closeAll();
         break;
     }
-    return { phase: await phase.finish(), nodes, ids };
+    const finished = await phase.finish();
+    const reader = await readerOutcome?.();
+    return { phase: finished, nodes, ids, ...(reader ? { reader } : {}) };
   } finally {
     current = null;
     for (const client of clients) if (client) client.onPush = null;

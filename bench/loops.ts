@@ -6,7 +6,14 @@
 // keep up with the offered rate shows it as a growing delay, not as a lower rate alone.
 
 import type { Frame } from "../lib/protocol.ts";
-import type { FanoutCommand, OpenCommand, PairsCommand, RequestsCommand } from "./commands.ts";
+import type {
+  FanoutCommand,
+  OpenCommand,
+  PairsCommand,
+  RequestsCommand,
+  SlowReaderCommand,
+  SlowReaderReport,
+} from "./commands.ts";
 import { LoadClient } from "./load_client.ts";
 import type { Phase } from "./phase.ts";
 
@@ -193,4 +200,56 @@ export function runRequests(clients: Clients, command: RequestsCommand, phase: P
     else phase.fail("request loop not started: its client is not connected");
   });
   return ids;
+}
+
+/** How long a reader that stopped reading gets, after the phase, to find its connection closed. */
+const CUT_OFF_WAIT_MS = 3_000;
+
+/**
+ * Starts the senders of a slow-reader phase (see SlowReaderCommand) and stops the reader reading
+ * if asked; the returned function, called once the phase has finished, lets the reader read
+ * again and says what became of it.
+ */
+export function runSlowReader(
+  clients: Clients,
+  command: SlowReaderCommand,
+  phase: Phase,
+): () => Promise<SlowReaderReport> {
+  const reader = clients[command.reader];
+  const senders = command.senders.map((index) => clients[index]);
+  if (!reader || senders.some((sender) => !sender)) {
+    phase.fail("slow reader not started: the reader or a sender is not connected");
+    return () => Promise.resolve({ pushes: 0, cutOff: false });
+  }
+  let pushes = 0;
+  reader.onPush = () => pushes++;
+  if (!command.readerReads) reader.pauseReading();
+  const padding = "x".repeat(command.msgChars);
+  const { intervalMs } = command;
+  (senders as LoadClient[]).forEach((sender, index) => {
+    // The senders start spread over one interval, not all at once.
+    let due = performance.now() + index * intervalMs / senders.length;
+    const tick = () => {
+      if (!phase.running) return;
+      const dueAt = due;
+      due += intervalMs;
+      phase.begin();
+      const text = stamp(0, dueAt);
+      sender.request({ msgid: 6, toid: command.toid, msg: text + padding.slice(text.length) })
+        .then(
+          (reply) =>
+            reply.errno === 0
+              ? phase.complete(performance.now() - dueAt)
+              : phase.abort(`chat message: ${JSON.stringify(reply)}`),
+          (error) => phase.abort(`chat message: ${messageOf(error)}`),
+        );
+      setTimeout(tick, Math.max(0, due - performance.now()));
+    };
+    setTimeout(tick, Math.max(0, due - performance.now()));
+  });
+  return async () => {
+    if (command.readerReads) return { pushes, cutOff: false };
+    reader.resumeReading();
+    return { pushes, cutOff: await reader.endsWithin(CUT_OFF_WAIT_MS) };
+  };
 }

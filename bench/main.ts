@@ -19,7 +19,7 @@ const USAGE = `Usage: deno task bench [--quick] [--json FILE] [--workers N] [--o
   --json FILE  also write the results as JSON to FILE
   --workers N  generator processes for scenarios 1-4, 6 and 7's chat [2]; scenario 5 uses its
                own count; scenario 7 adds one more for its loggers
-  --only LIST  run only these scenarios, e.g. --only 1,3 (default: 1-7)
+  --only LIST  run only these scenarios, e.g. --only 1,3 (default: 1-8)
   --repeat N   run each scenario N times and show, per row, the run with the median ratio [1]
   --cpu-prof DIR  write a V8 CPU profile of every chat server to DIR (open in Chrome DevTools)`;
 
@@ -85,6 +85,8 @@ function header(
     `scrypt N=${SEED_COST.N}, r=${SEED_COST.r}, p=${SEED_COST.p} so 15,000 logins take seconds`,
     "scenario 7's baseline is not the relay: it is the same pairs on the same server measured " +
     "quiet, before the login storm; its ratios are storm ÷ quiet",
+    "scenario 8's baseline is not the relay either: the same senders writing to a reader that " +
+    "keeps up; its ratios are never reads ÷ keeps up",
     "CPU% srv/gen: CPU time of the server process(es) / of the generator processes over " +
     "the phase (100 = one core)",
     ...(repeat > 1
@@ -146,7 +148,7 @@ async function run(): Promise<void> {
   const seconds = (performance.now() - started) / 1000;
   const loadavg = (await describeMachine()).loadavg;
   const took = `bench took ${seconds.toFixed(0)} s; load average at end ${loadavg}`;
-  console.log(`${renderTargets(targets)}\n\n${took}`);
+  console.log(`${renderTargets(targets, mode)}\n\n${took}`);
   if (json) {
     const settings = {
       mode,

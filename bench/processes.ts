@@ -97,6 +97,29 @@ export async function rssKb(pid: number): Promise<number> {
   return Number(match[1]);
 }
 
+/**
+ * Samples the summed RSS of `pids` every `everyMs` until `stop`, which resolves with the highest
+ * sum seen (in KiB), a last sample included.
+ */
+export function watchPeakRss(pids: number[], everyMs = 50): { stop(): Promise<number> } {
+  let peak = 0;
+  const sample = async () => {
+    const total = (await Promise.all(pids.map(rssKb))).reduce((sum, kb) => sum + kb, 0);
+    peak = Math.max(peak, total);
+  };
+  let sampling = sample();
+  const timer = setInterval(() => {
+    sampling = sampling.then(sample);
+  }, everyMs);
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sampling.then(sample);
+      return peak;
+    },
+  };
+}
+
 /** CPU time (user + system, all threads) a process has used, in milliseconds. */
 export async function cpuMs(pid: number): Promise<number> {
   const stat = await Deno.readTextFile(`/proc/${pid}/stat`);

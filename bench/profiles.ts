@@ -2,6 +2,7 @@
 // checks everything works in well under a minute.
 
 import type { Timing } from "./commands.ts";
+import type { SlowReaderLoad } from "./sides.ts";
 
 export interface Profile {
   timing: Timing;
@@ -26,7 +27,15 @@ export interface Profile {
    */
   stormPairs: number;
   stormLoggers: number;
+  /** Scenario 8: senders writing to one reader that keeps up, then to one that never reads. */
+  slowReader: SlowReaderLoad;
 }
+
+/**
+ * Scenario 8 as the issue measured it: 8 senders, 4,000-character messages, each sender well
+ * within the default rate limit (200 requests/s).
+ */
+const SLOW_READER: SlowReaderLoad = { senders: 8, msgChars: 4_000, perSenderRate: 100 };
 
 export const PROFILES: Record<"quick" | "full", Profile> = {
   quick: {
@@ -42,6 +51,7 @@ export const PROFILES: Record<"quick" | "full", Profile> = {
     scaling: [10, 100],
     stormPairs: 20,
     stormLoggers: 4,
+    slowReader: SLOW_READER,
   },
   full: {
     timing: { warmupMs: 1_000, measureMs: 5_000, drainMs: 5_000 },
@@ -56,6 +66,7 @@ export const PROFILES: Record<"quick" | "full", Profile> = {
     scaling: [10, 100, 1_000, 10_000],
     stormPairs: 100,
     stormLoggers: 16,
+    slowReader: SLOW_READER,
   },
 };
 
@@ -67,5 +78,6 @@ export function usersNeeded(profile: Profile): number {
     profile.idleClients,
     ...profile.scaling,
     2 * profile.stormPairs,
+    profile.slowReader.senders + 1,
   );
 }

@@ -3,7 +3,7 @@
 
 import type { Comparison, Outcome } from "./scenarios.ts";
 import type { Side } from "./sides.ts";
-import type { TargetCheck } from "./targets.ts";
+import { floorRatios, type TargetCheck } from "./targets.ts";
 
 const COLUMNS = [
   ["", 40],
@@ -163,6 +163,7 @@ export function jsonDocument(
     settings,
     scenarios: outcomes.flatMap((outcome) => "skipped" in outcome ? [] : [comparisonJson(outcome)]),
     skipped: outcomes.flatMap((outcome) => "skipped" in outcome ? [outcome] : []),
+    floor_ratios: floorRatios(targets),
     targets,
   };
 }

@@ -4,6 +4,7 @@
 // Scenario 7 is the exception: its baseline is the same chat measured quiet, without the
 // login storm.
 
+import { DEFAULT_MAX_QUEUED_BYTES } from "../lib/connection.ts";
 import { DEFAULT_SCRYPT_COST } from "../lib/password.ts";
 import { startNginx } from "../tests/support/nginx.ts";
 import { clusterMissing, mysqlDatabase, redisPrefix } from "./backends.ts";
@@ -22,6 +23,7 @@ import {
   pairsSide,
   requestSide,
   type Side,
+  slowReaderSides,
 } from "./sides.ts";
 
 const SERVER = new URL("../server.ts", import.meta.url).pathname;
@@ -519,6 +521,55 @@ export const loginStorm: Scenario = async (context) => {
   }];
 };
 
+/** The server's cap on a connection's outbound queue, KiB: what a reader that never reads may hold. */
+export const QUEUE_CAP_KB = DEFAULT_MAX_QUEUED_BYTES / 1024;
+
+/**
+ * The issue's slow reader: senders write to one user at a steady rate, first while that user's
+ * client reads (the baseline row), then while it never reads. What counts is the senders' ACK
+ * latency, which should not depend on how fast the recipient reads, and the server memory the
+ * reader holds, which the outbound queue cap should bound.
+ */
+export const slowReader: Scenario = async (context) => {
+  const { profile, seeded } = context;
+  const shape = profile.slowReader;
+  const userIds = seeded.userIds.slice(0, shape.senders + 1);
+  let sides: Awaited<ReturnType<typeof slowReaderSides>>;
+  {
+    await using server = await sqliteServer(context);
+    sides = await slowReaderSides(loadOf(context, 1), single("chat", server), userIds, shape);
+  }
+  const { keepsUp, neverReads } = sides;
+  const mib = (kb: number) => fixed(kb / 1024, 1);
+  const cutOff = neverReads.reader?.cutOff === true;
+  return [{
+    name: `8 slow reader, ${shape.senders} senders to one reader that never reads`,
+    unit: "ACKs/s",
+    chat: neverReads.side,
+    baseline: keepsUp.side,
+    ratioLabel: "never reads ÷ keeps up",
+    notes: [
+      `${shape.senders} senders (v1 clients) each send a ${shape.msgChars}-character message ` +
+      `every ${fixed(1000 / shape.perSenderRate, 1)} ms to one user, whatever their ACKs do; ` +
+      "latency: from when a message was due to its ACK. Baseline row: the reader reads; " +
+      "then, on the same connections, it stops reading for the phase (no warm-up)",
+      `server RSS held at the peak of the phase: ${mib(neverReads.heldKb)} MiB with the reader ` +
+      `never reading, ${mib(keepsUp.heldKb)} MiB with it keeping up; the outbound queue cap is ` +
+      `${mib(QUEUE_CAP_KB)} MiB`,
+      `the reader ${
+        cutOff ? "was cut off by the server (queue over the cap)" : "was still connected"
+      } when it read again after the phase, having read ${neverReads.reader?.pushes ?? 0} ` +
+      "push(es) in all",
+    ],
+    extra: {
+      rss_held_kb: Math.round(neverReads.heldKb),
+      rss_held_kb_keeping_up: Math.round(keepsUp.heldKb),
+      queue_cap_kb: QUEUE_CAP_KB,
+      reader_cut_off: cutOff ? 1 : 0,
+    },
+  }];
+};
+
 /** By number: `--only 4` runs SCENARIOS[3]. */
 export const SCENARIOS: Scenario[] = [
   oneToOne,
@@ -528,4 +579,5 @@ export const SCENARIOS: Scenario[] = [
   idleClients,
   scaling,
   loginStorm,
+  slowReader,
 ];

@@ -2,11 +2,11 @@
 // clients with some chat) driven against one target, chat server or echo relay alike, reduced
 // to the figures the report prints. The scenarios run each one twice: chat, then baseline.
 
-import type { Timing } from "./commands.ts";
+import type { SlowReaderReport, Timing } from "./commands.ts";
 import { ClientSet, deal, directMessage, pairUp, type Run, type Target } from "./client_set.ts";
 import { PASSWORD } from "./fixtures.ts";
 import type { Generator, Measured } from "./generator.ts";
-import { rssKb } from "./processes.ts";
+import { rssKb, watchPeakRss } from "./processes.ts";
 
 const SETTLE_MS = 1_000;
 
@@ -246,6 +246,72 @@ export async function loginStormSides(
     quiet: toSide("same pairs, no logins", chat.size, quiet, openings),
     storm: toSide(what, chat.size, storm, [logins.measured, closing]),
     logins: toSide("login storm", loggers.size, logins, []),
+  };
+}
+
+/** How scenario 8 loads its server: senders, message size, each sender's rate. */
+export interface SlowReaderLoad {
+  senders: number;
+  msgChars: number;
+  perSenderRate: number;
+}
+
+/** One phase of scenario 8: the senders' ACKs, the server RSS it added at its peak, the reader. */
+export interface SlowReaderPhase {
+  side: Side;
+  /** Highest server RSS during the phase minus the RSS just before it, KiB. */
+  heldKb: number;
+  reader: SlowReaderReport | null;
+}
+
+/**
+ * Scenario 8 on one worker: `userIds[0..senders)` send to the last user of `userIds`, first with
+ * that reader reading (keepsUp), then on the same connections with it never reading (neverReads:
+ * it does not read for the phase, then reads again to see whether the server cut it off).
+ */
+export async function slowReaderSides(
+  load: Load,
+  target: Target,
+  userIds: number[],
+  shape: SlowReaderLoad,
+): Promise<{ keepsUp: SlowReaderPhase; neverReads: SlowReaderPhase }> {
+  const ids = spread({ ...load, workers: 1 }, userIds);
+  const set = await ClientSet.open(load.generator, target, { ids });
+  const senders = Array.from({ length: shape.senders }, (_, index) => index);
+  const pids = target.servers.map((server) => server.pid);
+  const phase = async (readerReads: boolean, timing: Timing): Promise<SlowReaderPhase> => {
+    const before = (await Promise.all(pids.map(rssKb))).reduce((sum, kb) => sum + kb, 0);
+    const peak = watchPeakRss(pids);
+    const run = await set.run((worker) =>
+      worker !== 0 ? null : {
+        op: "slow-reader",
+        senders,
+        toid: userIds[shape.senders],
+        reader: shape.senders,
+        readerReads,
+        msgChars: shape.msgChars,
+        intervalMs: 1000 / shape.perSenderRate,
+        timing,
+      }
+    );
+    const heldKb = await peak.stop() - before;
+    const what = readerReads ? "senders' ACKs, reader keeps up" : "senders' ACKs, never reads";
+    return { side: toSide(what, shape.senders, run, []), heldKb, reader: run.reader };
+  };
+  const keepsUp = await phase(true, load.timing);
+  // No warm-up: the senders' first messages after the reader stopped are the ones that meet a
+  // connection still taking bytes, then one that takes none.
+  const neverReads = await phase(false, { ...load.timing, warmupMs: 0 });
+  const closing = await set.close();
+  const opening = set.opening.measured;
+  const charge = (side: Side, extra: Measured) => ({
+    ...side,
+    errors: side.errors + extra.errors,
+    problems: [...side.problems, ...extra.problems],
+  });
+  return {
+    keepsUp: { ...keepsUp, side: charge(keepsUp.side, opening) },
+    neverReads: { ...neverReads, side: charge(neverReads.side, closing) },
   };
 }
 

@@ -8,6 +8,9 @@ import type { Frame } from "./protocol.ts";
 import { TokenBucket } from "./rate_limit.ts";
 import type { Session } from "./session.ts";
 
+/** Outbound bytes a connection may have queued before it is cut off, unless told otherwise. */
+export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
 export interface ConnectionOptions {
   maxFrame: number;
   /** Size of the per-connection read buffer. Default 4 KiB (memory per idle connection). */
@@ -51,7 +54,7 @@ export class ClientConnection implements Session {
     this.#conn = conn;
     this.#decoder = new FrameDecoder(options.maxFrame);
     this.#readBufferBytes = options.readBufferBytes ?? 4096;
-    this.#maxQueuedBytes = options.maxQueuedBytes ?? 8 * 1024 * 1024;
+    this.#maxQueuedBytes = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#requests = new TokenBucket(options.requestRate ?? 200, options.requestBurst ?? 400);
     this.#metrics = options.metrics;
     if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);

@@ -33,8 +33,19 @@ interface ScenarioJson {
   chat_server_ratio?: number;
   /** Rows 1p, 1q, 2p and 2q: the rate the paced pairs offered, chat and baseline alike. */
   offered_msgs_per_s?: number;
+  /** Scenario 8 (slow reader): server RSS held at the phase's peak, the queue cap, cut-off. */
+  rss_held_kb?: number;
+  rss_held_kb_keeping_up?: number;
+  queue_cap_kb?: number;
+  reader_cut_off?: number;
   baseline: { errors: number; p99_ms: number };
   problems: string[];
+}
+
+interface TargetJson {
+  key: string;
+  value: number | null;
+  met: boolean | null;
 }
 
 interface BenchRun {
@@ -42,6 +53,8 @@ interface BenchRun {
   stdout: string;
   stderr: string;
   scenarios: ScenarioJson[];
+  floorRatios: Record<string, number | null>;
+  targets: TargetJson[];
 }
 
 let running: Promise<BenchRun> | undefined;
@@ -51,7 +64,7 @@ function quickBench(): Promise<BenchRun> {
   return running ??= (async () => {
     const dir = await Deno.makeTempDir({ prefix: "chat-bench-test-" });
     const json = `${dir}/bench.json`;
-    const only = clusterReady ? [] : ["--only", "1,3,4,5,6,7"];
+    const only = clusterReady ? [] : ["--only", "1,3,4,5,6,7,8"];
     try {
       const output = await new Deno.Command(Deno.execPath(), {
         args: ["task", "bench", "--quick", "--json", json, ...only],
@@ -66,6 +79,8 @@ function quickBench(): Promise<BenchRun> {
         stdout: decode(output.stdout),
         stderr: decode(output.stderr),
         scenarios: document?.scenarios ?? [],
+        floorRatios: document?.floor_ratios ?? {},
+        targets: document?.targets ?? [],
       };
     } finally {
       await Deno.remove(dir, { recursive: true });
@@ -103,12 +118,13 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
   const run = await quickBench();
   assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
   assert.match(run.stdout, /chat ÷ baseline/);
-  assert.match(run.stdout, /targets on this machine:/);
+  assert.match(run.stdout, /targets on this machine \(quick mode: figures shown, not judged\):/);
   const prefixes = [
     "1 one-to-one",
     "1a one-to-one",
     "1p one-to-one",
     "1q one-to-one",
+    "1r one-to-one",
     "3 group fan-out, 10 members",
     "3 group fan-out, 100 members",
     "4a register",
@@ -141,7 +157,7 @@ Deno.test("bench --quick: one node scenarios report figures and baseline ratios"
 Deno.test("bench --quick: chat during a login storm reports both p99s and the logins/s", async () => {
   const run = await quickBench();
   assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
-  assert.match(run.stdout, /logins never stall chat: storm p99 ≤ 2× quiet p99/);
+  assert.match(run.stdout, /logins never stall chat: storm p99 ÷ quiet p99: [\d.]+×/);
   const storm = scenario(run, "7 chat during a login storm");
   const where = JSON.stringify(storm);
   for (const key of ["quiet_p99_ms", "quiet_msgs_per_s", "p99_ratio", "logins_per_s"] as const) {
@@ -153,6 +169,55 @@ Deno.test("bench --quick: chat during a login storm reports both p99s and the lo
   assert.equal(storm.quiet_p99_ms, storm.baseline.p99_ms, where);
   assert.ok(Math.abs(storm.p99_ratio! - storm.p99_ms / storm.quiet_p99_ms!) < 0.01, where);
   assert.equal(storm.baseline.errors, 0, `errors in the quiet phase: ${where}`);
+});
+
+/** The figure `key` of the JSON's floor_ratios, which must be a positive number. */
+function floorRatio(run: BenchRun, key: string): number {
+  const value = run.floorRatios[key];
+  assert.ok(typeof value === "number" && value > 0, `${key}: ${JSON.stringify(run.floorRatios)}`);
+  return value;
+}
+
+Deno.test("bench --quick: each target's figure is its rows' ratio, shown and not judged", async () => {
+  const run = await quickBench();
+  assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
+  const close = (actual: number, expected: number, what: string) =>
+    assert.ok(Math.abs(actual - expected) <= 0.002 * Math.max(1, expected), what);
+  const one = scenario(run, "1 one-to-one");
+  const floor = scenario(run, "1a one-to-one");
+  const receipts = scenario(run, "1r one-to-one");
+  const fanout = scenario(run, "3 group fan-out, 100 members");
+  close(floorRatio(run, "one_node_vs_floor"), one.msgs_per_s / floor.msgs_per_s, "row 1 ÷ 1a");
+  close(floorRatio(run, "receipts_vs_v1"), receipts.msgs_per_s / one.msgs_per_s, "row 1r ÷ 1");
+  close(floorRatio(run, "fanout_100_vs_relay"), fanout.ratio, "fan-out ÷ relay");
+  close(floorRatio(run, "p99_1q_ms"), scenario(run, "1q one-to-one").p99_ms, "row 1q p99");
+  const slow = scenario(run, "8 slow reader");
+  close(floorRatio(run, "slow_reader_ack_p99_ms"), slow.p99_ms, "slow reader ACK p99");
+  close(
+    floorRatio(run, "slow_reader_rss_held_vs_cap"),
+    slow.rss_held_kb! / slow.queue_cap_kb!,
+    "slow reader RSS held ÷ cap",
+  );
+  // Quick mode runs 100 clients at most: the 10,000-client figure has no rows.
+  assert.equal(run.floorRatios.scaling_10000_vs_100, null);
+  assert.ok(run.targets.length > 0 && run.targets.every((target) => target.met === null));
+  assert.match(run.stdout, /one node, row 1 ÷ row 1a: [\d.]+× \(target ≥ 0\.8×\)/);
+});
+
+Deno.test("bench --quick: the slow reader row reports the senders' ACKs both ways", async () => {
+  const run = await quickBench();
+  assert.equal(run.code, 0, `bench failed:\n${run.stderr}`);
+  const slow = scenario(run, "8 slow reader");
+  assertFigures(slow);
+  const where = JSON.stringify(slow);
+  assert.equal(slow.clients, 8, where);
+  assert.equal(slow.baseline.errors, 0, where);
+  assert.ok(Number.isFinite(slow.baseline.p99_ms) && slow.baseline.p99_ms > 0, where);
+  assert.equal(slow.queue_cap_kb, 8 * 1024, where);
+  assert.ok(Number.isInteger(slow.rss_held_kb), where);
+  assert.ok(Number.isInteger(slow.rss_held_kb_keeping_up), where);
+  assert.ok(slow.reader_cut_off === 0 || slow.reader_cut_off === 1, where);
+  assert.match(run.stdout, /never reads ÷ keeps up/);
 });
 
 Deno.test({
@@ -177,5 +242,9 @@ Deno.test({
       Math.abs(carried.offered_msgs_per_s! - 0.5 * closed.msgs_per_s) <= 1,
       `paced at 0.5× the closed loop's chat rate: ${JSON.stringify(carried)}`,
     );
+    const floor = scenario(run, "2a one-to-one, 2 nodes");
+    const ratio = floorRatio(run, "two_nodes_vs_floor");
+    assert.ok(Math.abs(ratio - closed.msgs_per_s / floor.msgs_per_s) <= 0.002, "row 2 ÷ 2a");
+    assert.ok(Math.abs(floorRatio(run, "p99_2q_ms") - carried.p99_ms) <= 0.01, "row 2q p99");
   },
 });
