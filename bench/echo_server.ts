@@ -11,10 +11,10 @@
 //   {hash, seq}           one scrypt hash of `hash` at the chat server's cost (N=16384, r=8,
 //                         p=1); reply {errno: 0, seq}: the floor under register and login
 
-import { encodeFrame } from "../lib/codec.ts";
 import { ClientConnection } from "../lib/connection.ts";
 import { hashPassword } from "../lib/password.ts";
 import { DEFAULT_MAX_FRAME, type Frame } from "../lib/protocol.ts";
+import { SharedFrame } from "../lib/shared_frame.ts";
 
 const NODE = "relay";
 const bound = new Map<number, ClientConnection>();
@@ -25,10 +25,10 @@ async function handle(connection: ClientConnection, frame: Frame): Promise<void>
   const { seq, ...forwarded } = frame;
   if (frame.to !== undefined) {
     const targets = Array.isArray(frame.to) ? frame.to : [frame.to];
-    const bytes = encodeFrame(forwarded);
+    const shared = new SharedFrame(forwarded);
     for (const id of targets) {
       const target = bound.get(id);
-      if (target) target.sendEncoded(bytes);
+      if (target) target.sendShared(shared);
       else connection.send({ msgid: 12, errno: 5, errmsg: `no connection bound to ${id}` });
     }
     relayed++;

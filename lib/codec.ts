@@ -2,6 +2,7 @@
 // FrameDecoder turns arbitrary byte chunks into decoded frames; it never touches a socket.
 
 import type { Frame } from "./protocol.ts";
+import type { FrameEncoding } from "./shared_frame.ts";
 
 const HEADER_BYTES = 4;
 const RETAINED_BUFFER_BYTES = 64 * 1024;
@@ -37,6 +38,9 @@ export function encodeJsonFrame(json: string): Uint8Array {
   new DataView(out.buffer).setUint32(0, written);
   return out.subarray(0, HEADER_BYTES + written);
 }
+
+/** A shared frame's encoding for connections that speak this framing (lib/shared_frame.ts). */
+export const lengthPrefixed: FrameEncoding<Uint8Array> = (_frame, json) => encodeJsonFrame(json);
 
 /**
  * Incremental frame decoder. Feed it chunks with `push`; it yields every frame they complete.

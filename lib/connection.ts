@@ -1,12 +1,13 @@
-// One client's TCP connection: reads bytes into decoded frames, and writes queued frames in
+// One client's TCP connection (plain or TLS): reads bytes into decoded frames, and writes queued frames in
 // batches (one write for everything ready), looping over partial writes. A client that stops
 // reading until its queue passes the limit is disconnected, so it cannot hold others back.
 
-import { type Decoded, encodeFrame, FrameDecoder } from "./codec.ts";
+import { encodeFrame, FrameDecoder, headerText, lengthPrefixed } from "./codec.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Frame } from "./protocol.ts";
 import { TokenBucket } from "./rate_limit.ts";
-import type { Session } from "./session.ts";
+import type { Connection, Inbound } from "./session.ts";
+import type { SharedFrame } from "./shared_frame.ts";
 
 /** Outbound bytes a connection may have queued before it is cut off, unless told otherwise. */
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
@@ -24,7 +25,7 @@ export interface ConnectionOptions {
   metrics?: ServerMetrics;
 }
 
-export class ClientConnection implements Session {
+export class ClientConnection implements Connection {
   readonly connectionId: number;
   user: { id: number; name: string } | null = null;
   receipts = false;
@@ -75,10 +76,14 @@ export class ClientConnection implements Session {
 
   send(frame: Frame): void {
     if (!this.#closed) this.#metrics?.frameOut(frame);
-    this.sendEncoded(encodeFrame(frame));
+    this.#enqueue(encodeFrame(frame));
   }
 
-  sendEncoded(bytes: Uint8Array): void {
+  sendShared(frame: SharedFrame): void {
+    this.#enqueue(frame.encodedAs(lengthPrefixed));
+  }
+
+  #enqueue(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#queue.push(bytes);
     this.#queuedBytes += bytes.length;
@@ -90,8 +95,11 @@ export class ClientConnection implements Session {
     this.#flushing ??= this.#flush();
   }
 
-  /** Decoded frames until the peer closes or the connection is closed. */
-  async *frames(): AsyncGenerator<Decoded> {
+  /**
+   * Decoded frames until the peer closes or the connection is closed. An oversize header that
+   * reads as text says so: the peer speaks a text protocol (HTTP, telnet, a line of JSON).
+   */
+  async *frames(): AsyncGenerator<Inbound> {
     const buffer = new Uint8Array(this.#readBufferBytes);
     while (!this.#closed) {
       let count: number | null;
@@ -102,7 +110,9 @@ export class ClientConnection implements Session {
       }
       if (count === null) return;
       this.lastActivity = performance.now();
-      yield* this.#decoder.push(buffer.subarray(0, count));
+      for (const decoded of this.#decoder.push(buffer.subarray(0, count))) {
+        yield decoded.kind === "oversize" ? withTextHint(decoded.length) : decoded;
+      }
     }
   }
 
@@ -162,6 +172,15 @@ export class ClientConnection implements Session {
     while (done < this.#waiters.length && this.#waiters[done].mark <= this.#writtenTotal) done++;
     for (const waiter of this.#waiters.splice(0, done)) waiter.resolve(true);
   }
+}
+
+function withTextHint(length: number): Inbound {
+  const text = headerText(length);
+  if (text === null) return { kind: "oversize", length };
+  const hint = `the connection began with the text ${JSON.stringify(text)}, ` +
+    "but this port speaks the chat protocol (a 4-byte big-endian length, then JSON), " +
+    "not a text protocol such as HTTP";
+  return { kind: "oversize", length, hint };
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

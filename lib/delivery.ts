@@ -6,13 +6,13 @@
 // recovers (lib/redelivery.ts), for which Delivery remembers whom it failed to route.
 
 import { setImmediate } from "node:timers";
-import { encodeFrame } from "./codec.ts";
 import type { Bus, BusMessage, Envelope, Presence } from "./cluster/types.ts";
 import { DirectDelivery } from "./direct.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
 import type { Session, SessionRegistry } from "./session.ts";
+import { SharedFrame } from "./shared_frame.ts";
 import type { MessageRepository } from "./store/types.ts";
 
 export interface DeliveryDeps {
@@ -141,7 +141,7 @@ export class Delivery {
   #sendLocally(recipients: readonly number[], push: ChatPush): number[] {
     const { sessions } = this.#deps;
     const elsewhere: number[] = [];
-    let encoded: Uint8Array | undefined;
+    let shared: SharedFrame | undefined;
     for (const userId of recipients) {
       const session = sessions.get(userId);
       if (!session) {
@@ -153,7 +153,7 @@ export class Delivery {
         held.pushes.push(push);
         continue;
       }
-      this.#write(session, encoded ??= encodeFrame(push), push);
+      this.#write(session, shared ??= new SharedFrame(push), push);
       if (!session.receipts) {
         // Protocol v1 clients send no receipts: a push counts as delivered once written.
         session.written().then((written) => written && this.#markWritten(userId, push.mid));
@@ -162,8 +162,8 @@ export class Delivery {
     return elsewhere;
   }
 
-  #write(session: Session, encoded: Uint8Array, push: ChatPush): void {
-    session.sendEncoded(encoded);
+  #write(session: Session, shared: SharedFrame, push: ChatPush): void {
+    session.sendShared(shared);
     this.#deps.metrics?.frameOut(push);
     this.#deps.metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
   }

@@ -8,13 +8,13 @@
 // before the ACK: so an errno 0 ACK keeps meaning that no recipient can miss the message.
 
 import { setImmediate } from "node:timers";
-import { encodeFrame } from "./codec.ts";
 import type { Bus, DirectReport, Envelope, Presence } from "./cluster/types.ts";
 import { LocationCache } from "./location_cache.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
 import type { Session, SessionRegistry } from "./session.ts";
+import { SharedFrame } from "./shared_frame.ts";
 
 /** Most bytes a session may have waiting to be written and still take pushes directly. */
 export const DIRECT_BACKLOG_BYTES = 64 * 1024;
@@ -209,10 +209,10 @@ export class DirectDelivery {
     /** The writes not settled yet. */
     const late = new Map<number, Promise<boolean>>();
     if (sessions.size === 0) return { taken, failed, late };
-    const encoded = encodeFrame(push);
+    const shared = new SharedFrame(push);
     const { promise: settled, resolve } = Promise.withResolvers<void>();
     for (const [userId, session] of sessions) {
-      session.sendEncoded(encoded);
+      session.sendShared(shared);
       this.#deps.metrics?.frameOut(push);
       this.#deps.metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
       const write = session.written();

@@ -6,14 +6,14 @@
 // `cluster` module only for its AggregatorRegistry, which this server does not use.
 
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Decoded } from "./codec.ts";
 import { StorageError } from "./errors.ts";
 import { type Frame, MsgId } from "./protocol.ts";
+import type { Inbound } from "./session.ts";
 
 /** What the chat core reports as it works. Every method is cheap and never throws. */
 export interface ServerMetrics {
   /** A frame arrived: a request, or bytes that were not a valid frame. */
-  frameIn(decoded: Decoded): void;
+  frameIn(decoded: Inbound): void;
   /** A frame was queued for a client; a non-zero `errno` also counts as an error response. */
   frameOut(frame: Frame): void;
   /** A live push was queued on its recipient's connection this long after its server time. */
@@ -236,7 +236,7 @@ export class PrometheusMetrics implements ServerMetrics {
     return this.registry.metrics();
   }
 
-  frameIn(decoded: Decoded): void {
+  frameIn(decoded: Inbound): void {
     const msgid = decoded.kind === "frame" ? msgidLabel(decoded.frame.msgid) : "invalid";
     this.#framesIn.inc({ msgid });
   }

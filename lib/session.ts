@@ -1,7 +1,8 @@
-// A connection's chat session (who is logged in on it, how to send to it) and the registry of
-// the sessions of users logged in on this server.
+// A connection's chat session (who is logged in on it, how to send to it), what a transport reads
+// from its client, and the registry of the sessions of users logged in on this server.
 
 import type { Frame } from "./protocol.ts";
+import type { SharedFrame } from "./shared_frame.ts";
 
 /** The outbound side of one client connection, as the chat core sees it. */
 export interface Session {
@@ -10,22 +11,44 @@ export interface Session {
   user: { id: number; name: string } | null;
   /**
    * Whether the client acknowledges pushes with RECEIPT (it said so at login). If not, a push
-   * counts as delivered once written to its socket, as in protocol v1.
+   * counts as delivered once written to its connection, as in protocol v1.
    */
   receipts: boolean;
   /** Queues a frame for the client. */
   send(frame: Frame): void;
-  /** Queues an already encoded frame (shared by many recipients of one push). */
-  sendEncoded(bytes: Uint8Array): void;
+  /** Queues a frame sent to many recipients; the transport encodes it once for all of them. */
+  sendShared(frame: SharedFrame): void;
   /** True when the connection's request rate allows one more request. */
   admit(): boolean;
   /** Resolves true once everything queued so far is written, false if the connection closed. */
   written(): Promise<boolean>;
-  /** Bytes queued and not yet written to the socket (a measure of how far behind it is). */
+  /** Bytes queued and not yet written (a measure of how far behind the connection is). */
   readonly unwrittenBytes: number;
   /** Aborts when the connection closes: work for it not started yet is skipped. */
   readonly signal: AbortSignal;
 }
+
+/** A client connection of some transport, as the core serves it (lib/core.ts). */
+export interface Connection extends Session {
+  /** performance.now() of the last bytes received. */
+  readonly lastActivity: number;
+  /** Why the server closed the connection, if it did. */
+  readonly closeReason: string | null;
+  /** The peer's address, for the log. */
+  readonly remoteAddress: string;
+  /** Closes the connection; what is queued and not written yet is dropped. */
+  close(reason?: string): void;
+}
+
+/**
+ * One thing a transport read from its client: a request, a bad one (the connection stays
+ * usable), or one above the size limit (fatal: the connection is closed). `hint` says what the
+ * oversize data looked like, when the transport can tell.
+ */
+export type Inbound =
+  | { kind: "frame"; frame: Frame }
+  | { kind: "invalid"; reason: string }
+  | { kind: "oversize"; length: number; hint?: string };
 
 /** Sessions of the users logged in on this server, by user id. */
 export class SessionRegistry {

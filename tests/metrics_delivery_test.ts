@@ -2,19 +2,12 @@
 // with real PrometheusMetrics, checked through their rendered text.
 
 import assert from "node:assert/strict";
-import { InProcessCluster } from "../lib/cluster/memory.ts";
 import type { Bus, Presence } from "../lib/cluster/types.ts";
-import { Delivery } from "../lib/delivery.ts";
 import { StorageError } from "../lib/errors.ts";
 import type { ChatDeps } from "../lib/handlers/context.ts";
-import { silentLogger } from "../lib/log.ts";
 import { PrometheusMetrics } from "../lib/metrics.ts";
-import { hashPassword, verifyPassword } from "../lib/password.ts";
-import { LoginThrottle } from "../lib/rate_limit.ts";
-import { SessionRegistry } from "../lib/session.ts";
-import { openSqliteStore } from "../lib/store/sqlite.ts";
 import type { Repositories } from "../lib/store/types.ts";
-import { settle, TestClient } from "./support/harness.ts";
+import { settle, TestClient, TestCluster } from "./support/harness.ts";
 import { sampleValue } from "./support/metrics_scrape.ts";
 
 interface MeteredNode {
@@ -26,9 +19,9 @@ interface MeteredNode {
   client(): TestClient;
 }
 
+/** Nodes of a TestCluster, each with real PrometheusMetrics. */
 class MeteredCluster {
-  readonly store = openSqliteStore(":memory:");
-  readonly cluster = new InProcessCluster();
+  readonly nodes = new TestCluster();
 
   async node(
     nodeId: string,
@@ -36,39 +29,18 @@ class MeteredCluster {
       {},
   ): Promise<MeteredNode> {
     const metrics = new PrometheusMetrics({ version: "test", node: nodeId });
-    const presence = (tamper.presence ?? ((p) => p))(this.cluster.presence(nodeId));
-    const store = (tamper.store ?? ((s) => s))(this.store);
-    const bus = this.cluster.bus();
-    const sessions = new SessionRegistry();
-    const delivery = new Delivery({
-      sessions,
-      presence,
-      bus,
-      messages: store.messages,
-      log: silentLogger,
+    let bus: Bus | undefined;
+    const core = await this.nodes.core(nodeId, {
+      ...tamper,
+      bus: (inner) => bus = inner,
       metrics,
     });
-    const deps: ChatDeps = {
-      store,
-      presence,
-      delivery,
-      sessions,
-      passwords: {
-        hash: (password) => hashPassword(password, { N: 1024, r: 8, p: 1 }),
-        verify: verifyPassword,
-      },
-      throttle: new LoginThrottle(),
-      now: () => new Date(),
-      log: silentLogger,
-      metrics,
-    };
-    await bus.subscribe(nodeId, (envelope) => delivery.receive(envelope));
     return {
-      deps,
-      bus,
+      deps: core.deps,
+      bus: bus!,
       metrics,
       sample: async (name, labels) => sampleValue(await metrics.render(), name, labels),
-      client: () => new TestClient(deps),
+      client: () => new TestClient(core),
     };
   }
 }
@@ -79,7 +51,7 @@ function meteredTest(name: string, body: (cluster: MeteredCluster) => Promise<vo
     try {
       await body(cluster);
     } finally {
-      await cluster.store.close();
+      await cluster.nodes.close();
     }
   });
 }

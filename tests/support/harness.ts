@@ -2,19 +2,17 @@
 // set of nodes sharing one store and an in-process cluster, with cheap password hashing and a
 // controllable clock. No sockets.
 
-import { decodeFrames } from "./frames.ts";
 import { InProcessCluster } from "../../lib/cluster/memory.ts";
 import type { Bus, Presence } from "../../lib/cluster/types.ts";
-import { Delivery } from "../../lib/delivery.ts";
-import { dispatch } from "../../lib/dispatcher.ts";
-import { endSession } from "../../lib/handlers/account.ts";
+import { type ChatCore, createChatCore } from "../../lib/core.ts";
 import type { ChatDeps } from "../../lib/handlers/context.ts";
 import { silentLogger } from "../../lib/log.ts";
-import { LoginThrottle } from "../../lib/rate_limit.ts";
+import type { ServerMetrics } from "../../lib/metrics.ts";
 import { hashPassword, verifyPassword } from "../../lib/password.ts";
 import type { Frame } from "../../lib/protocol.ts";
-import { Redelivery } from "../../lib/redelivery.ts";
-import { type Session, SessionRegistry } from "../../lib/session.ts";
+import type { Redelivery } from "../../lib/redelivery.ts";
+import type { Connection, Inbound, Session } from "../../lib/session.ts";
+import type { SharedFrame } from "../../lib/shared_frame.ts";
 import { openSqliteStore } from "../../lib/store/sqlite.ts";
 import type { Repositories } from "../../lib/store/types.ts";
 
@@ -37,8 +35,8 @@ export class RecordingSession implements Session {
     this.received.push(structuredClone(frame));
   }
 
-  sendEncoded(bytes: Uint8Array): void {
-    this.received.push(...decodeFrames(bytes));
+  sendShared(frame: SharedFrame): void {
+    this.received.push(JSON.parse(frame.json));
   }
 
   admit(): boolean {
@@ -60,17 +58,84 @@ export class RecordingSession implements Session {
   }
 }
 
+/**
+ * A connection of no transport, for ChatCore.serve: the test feeds what the client "sent" and
+ * reads what the core sent back, one frame at a time.
+ */
+export class RecordingConnection extends RecordingSession implements Connection {
+  lastActivity = performance.now();
+  closeReason: string | null = null;
+  readonly remoteAddress = "test";
+  readonly #inbound: Inbound[] = [];
+  #wake: (() => void) | null = null;
+  #sent: (() => void) | null = null;
+
+  override send(frame: Frame): void {
+    super.send(frame);
+    this.#sent?.();
+  }
+
+  override sendShared(frame: SharedFrame): void {
+    super.sendShared(frame);
+    this.#sent?.();
+  }
+
+  get closed(): boolean {
+    return this.signal.aborted;
+  }
+
+  close(reason?: string): void {
+    if (this.closed) return;
+    this.closeReason = reason ?? null;
+    this.closing.abort();
+    this.#wake?.();
+  }
+
+  /** Plays the client sending `inbound`. */
+  feed(...inbound: Inbound[]): void {
+    this.#inbound.push(...inbound);
+    this.lastActivity = performance.now();
+    this.#wake?.();
+  }
+
+  /** What the client sent, until the connection closes. */
+  async *requests(): AsyncGenerator<Inbound> {
+    while (!this.closed) {
+      const next = this.#inbound.shift();
+      if (next) {
+        yield next;
+        continue;
+      }
+      await new Promise<void>((resolve) => this.#wake = resolve);
+      this.#wake = null;
+    }
+  }
+
+  /** The next frame the core sends (waiting for it), removed from `received`. */
+  async next(): Promise<Frame> {
+    while (this.received.length === 0) {
+      await new Promise<void>((resolve) => this.#sent = resolve);
+      this.#sent = null;
+    }
+    return this.received.shift()!;
+  }
+}
+
 /** A client of one node: sends requests through the dispatcher and returns the response. */
 export class TestClient {
   readonly session = new RecordingSession();
   #seq = 0;
 
-  constructor(readonly deps: ChatDeps) {}
+  constructor(readonly core: ChatCore) {}
+
+  get deps(): ChatDeps {
+    return this.core.deps;
+  }
 
   /** Sends a request; returns its response (pushes stay in `pushes()`). */
   async request(frame: Frame): Promise<Frame> {
     const seq = ++this.#seq;
-    await dispatch(this.session, { ...frame, seq }, this.deps);
+    await this.core.handle(this.session, { ...frame, seq });
     const index = this.session.received.findIndex((f) => f.seq === seq);
     if (index < 0) throw new Error(`no response to ${JSON.stringify(frame)}`);
     const [response] = this.session.received.splice(index, 1);
@@ -96,81 +161,85 @@ export class TestClient {
 
   /** The connection drops. */
   disconnect(): Promise<void> {
-    return endSession(this.session, this.deps);
+    return this.core.end(this.session);
   }
 }
 
-/** Nodes sharing one in-memory store and one in-process cluster. */
+/** What a test may put around a node's backends (to make them fail, say) or give it. */
+export interface NodeWrapping {
+  presence?: (inner: Presence) => Presence;
+  bus?: (inner: Bus) => Bus;
+  store?: (inner: Repositories) => Repositories;
+  metrics?: ServerMetrics;
+}
+
+/**
+ * Nodes sharing one in-memory store and one in-process cluster, each a chat core built by the
+ * server's own factory (lib/core.ts), served without sockets.
+ */
 export class TestCluster {
   readonly store: Repositories;
   readonly cluster = new InProcessCluster();
-  readonly nodes = new Map<string, ChatDeps>();
-  /** Each node's recovery sweep, watching its bus and presence. */
-  readonly redeliveries = new Map<string, Redelivery>();
+  readonly cores = new Map<string, ChatCore>();
   time = new Date("2026-01-02T03:04:05.678Z");
-  /** How long the nodes' direct pushes may take to be written (lib/delivery.ts). */
+  /** How long the nodes' direct pushes may take to be written (lib/direct.ts). */
   directWriteMs = 1000;
 
   constructor(pendingCap?: number) {
     this.store = openSqliteStore(":memory:", pendingCap);
   }
 
+  /** Each node's dependencies, by node id. */
+  get nodes(): Map<string, ChatDeps> {
+    return new Map([...this.cores].map(([nodeId, core]) => [nodeId, core.deps]));
+  }
+
+  /** Each node's recovery sweep, watching its bus and presence. */
+  get redeliveries(): Map<string, Redelivery> {
+    return new Map([...this.cores].map(([nodeId, core]) => [nodeId, core.redelivery]));
+  }
+
   /**
-   * The node `nodeId`, made on first use with the in-process presence and bus or the wrappers
-   * `wrap` puts around them (to make them fail, say).
+   * The node `nodeId`, made on first use with the in-process presence and bus, the shared
+   * store, and whatever `wrapping` puts around them.
    */
-  async node(
-    nodeId: string,
-    wrap: { presence?: (inner: Presence) => Presence; bus?: (inner: Bus) => Bus } = {},
-  ): Promise<ChatDeps> {
-    const existing = this.nodes.get(nodeId);
+  async node(nodeId: string, wrapping: NodeWrapping = {}): Promise<ChatDeps> {
+    return (await this.core(nodeId, wrapping)).deps;
+  }
+
+  /** The chat core of node `nodeId`, started on first use (see node()). */
+  async core(nodeId: string, wrapping: NodeWrapping = {}): Promise<ChatCore> {
+    const existing = this.cores.get(nodeId);
     if (existing) return existing;
-    const innerPresence = this.cluster.presence(nodeId);
-    const presence = wrap.presence?.(innerPresence) ?? innerPresence;
-    const innerBus = this.cluster.bus();
-    const bus = wrap.bus?.(innerBus) ?? innerBus;
-    const sessions = new SessionRegistry();
-    const delivery = new Delivery({
-      sessions,
-      presence,
-      bus,
-      messages: this.store.messages,
-      log: silentLogger,
-      directWriteMs: this.directWriteMs,
-    });
-    const deps: ChatDeps = {
-      store: this.store,
-      presence,
-      delivery,
-      sessions,
+    const presence = this.cluster.presence(nodeId);
+    const bus = this.cluster.bus();
+    const core = createChatCore({
+      store: wrapping.store?.(this.store) ?? this.store,
+      presence: wrapping.presence?.(presence) ?? presence,
+      bus: wrapping.bus?.(bus) ?? bus,
       passwords: {
         hash: (password, signal) => hashPassword(password, CHEAP_SCRYPT, signal),
         verify: verifyPassword,
       },
-      throttle: new LoginThrottle({ now: () => this.time.getTime() }),
+      log: silentLogger,
+      maxFrame: 1024 * 1024,
       now: () => this.time,
-      log: silentLogger,
-    };
-    await bus.subscribe(nodeId, (envelope) => void delivery.receive(envelope));
-    const redelivery = new Redelivery({
-      sessions,
-      delivery,
-      presence,
-      messages: this.store.messages,
-      log: silentLogger,
+      idleTimeoutMs: 0,
+      directWriteMs: this.directWriteMs,
+      metrics: wrapping.metrics,
     });
-    redelivery.watch(bus, presence);
-    this.redeliveries.set(nodeId, redelivery);
-    this.nodes.set(nodeId, deps);
-    return deps;
+    this.cores.set(nodeId, core);
+    await core.start();
+    return core;
   }
 
   async client(nodeId = "node-a"): Promise<TestClient> {
-    return new TestClient(await this.node(nodeId));
+    return new TestClient(await this.core(nodeId));
   }
 
+  /** Stops every node's recovery sweep and closes the store (the nodes share it). */
   async close(): Promise<void> {
-    for (const redelivery of this.redeliveries.values()) await redelivery.stop();
+    for (const core of this.cores.values()) await core.redelivery.stop();
     await this.store.close();
   }
 }

@@ -1,0 +1,221 @@
+// The chat core, independent of any transport: one factory builds the dispatcher's dependencies
+// (stores, presence, delivery, redelivery, sessions, login throttle) and the bus wiring, and the
+// core serves any connection with its stream of requests: each request gets its one answer, a
+// bad one an ERROR, an oversize one ERROR errno 7 and the end of the connection, and a closed
+// connection's user goes offline. Transports (lib/tcp_transport.ts, lib/ws_transport.ts) only
+// accept connections and frame what goes over them.
+
+import type { Bus, Presence } from "./cluster/types.ts";
+import { Delivery } from "./delivery.ts";
+import { dispatch, errorFrame } from "./dispatcher.ts";
+import { Errno } from "./errors.ts";
+import { endSession } from "./handlers/account.ts";
+import type { ChatDeps, PasswordHasher } from "./handlers/context.ts";
+import type { Logger } from "./log.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import { type Frame, MsgId } from "./protocol.ts";
+import { LoginThrottle } from "./rate_limit.ts";
+import { Redelivery } from "./redelivery.ts";
+import { type Connection, type Inbound, type Session, SessionRegistry } from "./session.ts";
+import type { Repositories } from "./store/types.ts";
+
+export interface ChatCoreOptions {
+  store: Repositories;
+  presence: Presence;
+  bus: Bus;
+  passwords: PasswordHasher;
+  log: Logger;
+  /** Largest accepted request, bytes (named in the answer to a larger one). */
+  maxFrame: number;
+  /** The server's clock (pushes, ACKs, the login throttle). The system clock by default. */
+  now?: () => Date;
+  /** Close connections silent for this long, in ms; 0 keeps them forever. Default 90 s. */
+  idleTimeoutMs?: number;
+  /** How long a direct push may take to be taken; lib/direct.ts's default unless given. */
+  directWriteMs?: number;
+  /** Where the core reports what it counts; none by default. */
+  metrics?: ServerMetrics;
+}
+
+/** Sent to every client when the server shuts down. */
+export const SHUTDOWN_NOTICE: Frame = {
+  msgid: MsgId.NOTICE,
+  notice: "shutdown",
+  errmsg: "this server is shutting down; reconnect to continue",
+};
+
+/** How long shutdown waits for the notice to be written before closing connections anyway. */
+const NOTICE_WAIT_MS = 1000;
+
+/** Builds the chat core of one server from its backends. Nothing runs until start(). */
+export function createChatCore(options: ChatCoreOptions): ChatCore {
+  const now = options.now ?? (() => new Date());
+  const sessions = new SessionRegistry();
+  const delivery = new Delivery({
+    sessions,
+    presence: options.presence,
+    bus: options.bus,
+    messages: options.store.messages,
+    log: options.log,
+    metrics: options.metrics,
+    directWriteMs: options.directWriteMs,
+  });
+  const redelivery = new Redelivery({
+    sessions,
+    delivery,
+    presence: options.presence,
+    messages: options.store.messages,
+    log: options.log,
+    metrics: options.metrics,
+  });
+  const deps: ChatDeps = {
+    store: options.store,
+    presence: options.presence,
+    delivery,
+    sessions,
+    passwords: options.passwords,
+    throttle: new LoginThrottle(options.now ? { now: () => now().getTime() } : {}),
+    now,
+    log: options.log,
+    metrics: options.metrics,
+  };
+  return new ChatCore(deps, redelivery, options);
+}
+
+export class ChatCore {
+  /** What the request handlers get. */
+  readonly deps: ChatDeps;
+  /** The re-sending of pending messages after a cluster outage. */
+  readonly redelivery: Redelivery;
+  readonly #options: ChatCoreOptions;
+  readonly #connections = new Set<Connection>();
+  readonly #serving = new Set<Promise<void>>();
+  #idleSweep: ReturnType<typeof setInterval> | undefined;
+  #closing = false;
+
+  constructor(deps: ChatDeps, redelivery: Redelivery, options: ChatCoreOptions) {
+    this.deps = deps;
+    this.redelivery = redelivery;
+    this.#options = options;
+  }
+
+  /** Connections being served. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /**
+   * Clears this node's stale presence, subscribes to the bus, re-sends pending messages whenever
+   * the bus or presence recovers from an outage, and starts closing idle connections.
+   */
+  async start(): Promise<void> {
+    const { presence, bus } = this.#options;
+    await presence.clearStale();
+    await bus.subscribe(presence.nodeId, (envelope) => void this.deps.delivery.receive(envelope));
+    this.redelivery.watch(bus, presence);
+    const idleTimeoutMs = this.#options.idleTimeoutMs ?? 90_000;
+    if (idleTimeoutMs > 0) {
+      this.#idleSweep = setInterval(
+        () => this.#closeIdle(idleTimeoutMs),
+        Math.min(5_000, idleTimeoutMs / 2),
+      );
+    }
+  }
+
+  /**
+   * Serves one connection until its requests end (the peer closed, or the connection was
+   * closed), then ends its session and closes it. Never throws.
+   */
+  serve(connection: Connection, requests: AsyncIterable<Inbound>): Promise<void> {
+    if (this.#closing) {
+      connection.close("server shutting down");
+      return Promise.resolve();
+    }
+    const serving = this.#serve(connection, requests).finally(() => this.#serving.delete(serving));
+    this.#serving.add(serving);
+    return serving;
+  }
+
+  /** Handles one request on a session, as serve() does each (the test harness calls it). */
+  handle(session: Session, request: Frame): Promise<void> {
+    return dispatch(session, request, this.deps);
+  }
+
+  /** Ends the session's login, as serve() does when a connection closes. Never throws. */
+  end(session: Session): Promise<void> {
+    return endSession(session, this.deps);
+  }
+
+  /**
+   * Tells every client the server is shutting down, closes every connection (their users go
+   * offline) and the backends. Connections served after this begins are closed at once; the
+   * transports stop accepting on their own.
+   */
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#idleSweep);
+    await this.redelivery.stop();
+    const told = [...this.#connections].map((connection) => {
+      connection.send(SHUTDOWN_NOTICE);
+      return connection.written();
+    });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(told),
+      new Promise((resolve) => timer = setTimeout(resolve, NOTICE_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    for (const connection of this.#connections) connection.close("server shutting down");
+    await Promise.allSettled(this.#serving);
+    const { presence, bus, store } = this.#options;
+    await bus.close();
+    await presence.close();
+    await store.close();
+  }
+
+  #closeIdle(idleTimeoutMs: number): void {
+    const cutoff = performance.now() - idleTimeoutMs;
+    for (const connection of this.#connections) {
+      if (connection.lastActivity < cutoff) connection.close("idle timeout");
+    }
+  }
+
+  async #serve(connection: Connection, requests: AsyncIterable<Inbound>): Promise<void> {
+    const log = this.#options.log.with({ connection: connection.connectionId });
+    const { metrics } = this.#options;
+    this.#connections.add(connection);
+    log.debug("connection opened", { peer: connection.remoteAddress });
+    try {
+      for await (const inbound of requests) {
+        metrics?.frameIn(inbound);
+        if (inbound.kind === "frame") {
+          await dispatch(connection, inbound.frame, this.deps);
+        } else if (inbound.kind === "invalid") {
+          if (!connection.admit()) {
+            connection.close("flooding invalid frames");
+            break;
+          }
+          connection.send(errorFrame(Errno.BAD_REQUEST, `bad request: ${inbound.reason}`));
+        } else {
+          connection.send(errorFrame(Errno.TOO_LARGE, this.#oversizeMessage(inbound)));
+          await connection.written();
+          connection.close("oversize frame");
+          break;
+        }
+      }
+    } catch (error) {
+      log.error("connection failed", { error });
+    } finally {
+      const user = connection.user?.id;
+      await endSession(connection, this.deps);
+      connection.close();
+      this.#connections.delete(connection);
+      log.debug("connection closed", { user, reason: connection.closeReason ?? "peer closed" });
+    }
+  }
+
+  #oversizeMessage({ length, hint }: { length: number; hint?: string }): string {
+    const refusal = `frame of ${length} bytes exceeds the limit of ${this.#options.maxFrame}`;
+    return hint === undefined ? refusal : `${refusal}: ${hint}`;
+  }
+}
