@@ -9,7 +9,8 @@ import { ConfigError, parseServerArgs, type ServerConfig, usage } from "./lib/co
 import { ChatError, StorageError } from "./lib/errors.ts";
 import { createLogger } from "./lib/log.ts";
 import type { PrometheusMetrics } from "./lib/metrics.ts";
-import { DEFAULT_SCRYPT_COST, hashPassword, verifyPassword } from "./lib/password.ts";
+import { scryptHasher } from "./lib/password.ts";
+import { redactUrl } from "./lib/redact.ts";
 import { ChatServer } from "./lib/server.ts";
 import { openStore } from "./lib/store/open.ts";
 
@@ -40,12 +41,11 @@ async function run(config: ServerConfig): Promise<void> {
     maxFrame: config.maxFrame,
     idleTimeoutMs: config.idleTimeoutSeconds * 1000,
     requestRate: config.rateLimit,
+    tokenTtlMs: config.tokenTtlDays * 86_400_000,
+    registerLimit: config.registerLimit,
     store,
     ...cluster,
-    passwords: {
-      hash: (password, signal) => hashPassword(password, DEFAULT_SCRYPT_COST, signal),
-      verify: verifyPassword,
-    },
+    passwords: scryptHasher(),
     log,
     metrics,
   });
@@ -87,7 +87,7 @@ async function run(config: ServerConfig): Promise<void> {
   console.log(
     `chatserver ${denoConfig.version} listening on ${config.host}:${server.port}` +
       ` node=${config.nodeId} store=${store.description}` +
-      ` cluster=${config.redis ?? "none (single server)"}` +
+      ` cluster=${config.redis === null ? "none (single server)" : redactUrl(config.redis)}` +
       (admin ? ` metrics=http://${hostPort(config.metricsHost, admin.addr.port)}/metrics` : ""),
   );
 }

@@ -30,13 +30,39 @@ export function encodeFrame(value: Frame): Uint8Array {
   return encodeJsonFrame(JSON.stringify(value));
 }
 
-/** Encodes an already serialised JSON text as a frame. */
+/**
+ * Encodes an already serialised JSON text as a frame, into a buffer of exactly its size (a
+ * frame queued for a slow reader pins no more memory than it has bytes).
+ */
 export function encodeJsonFrame(json: string): Uint8Array {
-  // A UTF-16 unit never needs more than 3 UTF-8 bytes.
-  const out = new Uint8Array(HEADER_BYTES + json.length * 3);
-  const { written } = textEncoder.encodeInto(json, out.subarray(HEADER_BYTES));
-  new DataView(out.buffer).setUint32(0, written);
-  return out.subarray(0, HEADER_BYTES + written);
+  const length = utf8Length(json);
+  const out = new Uint8Array(HEADER_BYTES + length);
+  textEncoder.encodeInto(json, out.subarray(HEADER_BYTES));
+  new DataView(out.buffer).setUint32(0, length);
+  return out;
+}
+
+/** The UTF-8 size of `text` as TextEncoder writes it (a lone surrogate becomes U+FFFD, 3 bytes). */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    if (unit < 0x800) {
+      bytes += 1;
+    } else if (unit >= 0xd800 && unit <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2; // a pair: 2 units, 4 bytes
+        i++;
+        continue;
+      }
+      bytes += 2;
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
 }
 
 /** A shared frame's encoding for connections that speak this framing (lib/shared_frame.ts). */

@@ -4,6 +4,8 @@
 import { parseArgs } from "node:util";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 import { DEFAULT_MAX_FRAME } from "./protocol.ts";
+import { redactUrl } from "./redact.ts";
+import { DEFAULT_REGISTER_LIMIT } from "./registration_limit.ts";
 import { DEFAULT_PENDING_CAP } from "./store/types.ts";
 
 export interface ServerConfig {
@@ -17,6 +19,10 @@ export interface ServerConfig {
   idleTimeoutSeconds: number;
   rateLimit: number;
   pendingCap: number;
+  /** Days a session token stays valid without being used. */
+  tokenTtlDays: number;
+  /** Accounts one source address may register per hour; 0: no limit. */
+  registerLimit: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Port of the HTTP /metrics and /healthz endpoints; null turns them off. */
@@ -91,6 +97,18 @@ export const SETTINGS: readonly FlagSpec[] = [
     env: "CHAT_PENDING_CAP",
     fallback: String(DEFAULT_PENDING_CAP),
     help: "most unacknowledged messages kept per user; older ones are dropped and counted",
+  },
+  {
+    flag: "token-ttl",
+    env: "CHAT_TOKEN_TTL",
+    fallback: "30",
+    help: "days a session token stays valid without being used",
+  },
+  {
+    flag: "register-limit",
+    env: "CHAT_REGISTER_LIMIT",
+    fallback: String(DEFAULT_REGISTER_LIMIT),
+    help: "accounts one source address may register per hour (0: no limit)",
   },
   { flag: "log-level", env: "CHAT_LOG_LEVEL", fallback: "info", help: LOG_LEVELS.join("|") },
   { flag: "log-format", env: "CHAT_LOG_FORMAT", fallback: "pretty", help: LOG_FORMATS.join("|") },
@@ -176,6 +194,8 @@ export function parseServerArgs(
       idleTimeoutSeconds: integerSetting("idle-timeout", setting("idle-timeout"), 0, 86_400),
       rateLimit: integerSetting("rate-limit", setting("rate-limit"), 1, 1_000_000),
       pendingCap: integerSetting("pending-cap", setting("pending-cap"), 1, 1_000_000),
+      tokenTtlDays: integerSetting("token-ttl", setting("token-ttl"), 1, 3650),
+      registerLimit: integerSetting("register-limit", setting("register-limit"), 0, 1_000_000),
       logLevel: choice("log-level", setting("log-level"), LOG_LEVELS),
       logFormat: choice("log-format", setting("log-format"), LOG_FORMATS),
       metricsPort: metricsPort === ""
@@ -203,12 +223,11 @@ function choice<T extends string>(name: string, text: string, allowed: readonly 
 
 function storeUrl(text: string): string {
   if (/^sqlite:.+/.test(text) || /^mysql:\/\/[^/]+\/\w+$/.test(text)) return text;
-  throw new ConfigError(
-    `invalid --db '${text}': expected sqlite:PATH, sqlite::memory: or mysql://user:pass@host:port/db`,
-  );
+  const expected = "sqlite:PATH, sqlite::memory: or mysql://user:pass@host:port/db";
+  throw new ConfigError(`invalid --db '${redactUrl(text)}': expected ${expected}`);
 }
 
 function redisUrl(text: string): string {
   if (/^rediss?:\/\/[^/]+(\/\d+)?$/.test(text)) return text;
-  throw new ConfigError(`invalid --redis '${text}': expected redis://host:port`);
+  throw new ConfigError(`invalid --redis '${redactUrl(text)}': expected redis://host:port`);
 }

@@ -29,6 +29,7 @@ export class ClientConnection implements Connection {
   readonly connectionId: number;
   user: { id: number; name: string } | null = null;
   receipts = false;
+  tokenHash: string | null = null;
   /** performance.now() of the last bytes received. */
   lastActivity = performance.now();
   readonly #conn: Deno.Conn;
@@ -67,6 +68,10 @@ export class ClientConnection implements Connection {
 
   get signal(): AbortSignal {
     return this.#closing.signal;
+  }
+
+  get remoteHost(): string {
+    return (this.#conn.remoteAddr as Deno.NetAddr).hostname;
   }
 
   get remoteAddress(): string {

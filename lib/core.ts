@@ -16,6 +16,8 @@ import type { ServerMetrics } from "./metrics.ts";
 import { type Frame, MsgId } from "./protocol.ts";
 import { LoginThrottle } from "./rate_limit.ts";
 import { Redelivery } from "./redelivery.ts";
+import { DEFAULT_REGISTER_LIMIT, RegistrationLimit } from "./registration_limit.ts";
+import { SessionTokens } from "./session_tokens.ts";
 import { type Connection, type Inbound, type Session, SessionRegistry } from "./session.ts";
 import type { Repositories } from "./store/types.ts";
 
@@ -35,6 +37,10 @@ export interface ChatCoreOptions {
   directWriteMs?: number;
   /** Where the core reports what it counts; none by default. */
   metrics?: ServerMetrics;
+  /** How long an unused session token stays valid, ms. Default 30 days. */
+  tokenTtlMs?: number;
+  /** Accounts one source address may register per hour; 0: no limit. Default 20. */
+  registerLimit?: number;
 }
 
 /** Sent to every client when the server shuts down. */
@@ -50,6 +56,7 @@ const NOTICE_WAIT_MS = 1000;
 /** Builds the chat core of one server from its backends. Nothing runs until start(). */
 export function createChatCore(options: ChatCoreOptions): ChatCore {
   const now = options.now ?? (() => new Date());
+  const clock = () => now().getTime();
   const sessions = new SessionRegistry();
   const delivery = new Delivery({
     sessions,
@@ -74,7 +81,13 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
     delivery,
     sessions,
     passwords: options.passwords,
-    throttle: new LoginThrottle(options.now ? { now: () => now().getTime() } : {}),
+    throttle: new LoginThrottle({ now: clock }),
+    tokens: new SessionTokens({
+      store: options.store.tokens,
+      ttlMs: options.tokenTtlMs,
+      now: clock,
+    }),
+    registrations: new RegistrationLimit(options.registerLimit ?? DEFAULT_REGISTER_LIMIT, clock),
     now,
     log: options.log,
     metrics: options.metrics,

@@ -20,6 +20,10 @@ const ROUTES = new Map<number, Route>([
   [MsgId.LOGIN, { handler: accountHandlers[MsgId.LOGIN], reply: MsgId.LOGIN_ACK }],
   [MsgId.REGISTER, { handler: accountHandlers[MsgId.REGISTER], reply: MsgId.REGISTER_ACK }],
   [MsgId.LOGOUT, { handler: accountHandlers[MsgId.LOGOUT], reply: MsgId.ACK }],
+  [
+    MsgId.CHANGE_PASSWORD,
+    { handler: accountHandlers[MsgId.CHANGE_PASSWORD], reply: MsgId.ACK },
+  ],
   [MsgId.ONE_CHAT, { handler: chatHandlers[MsgId.ONE_CHAT], reply: MsgId.ACK }],
   [MsgId.GROUP_CHAT, { handler: chatHandlers[MsgId.GROUP_CHAT], reply: MsgId.ACK }],
   [MsgId.ADD_FRIEND, { handler: socialHandlers[MsgId.ADD_FRIEND], reply: MsgId.ACK }],

@@ -18,6 +18,7 @@ export const MsgId = {
   HISTORY: 14,
   PING: 15,
   NOTICE: 16,
+  CHANGE_PASSWORD: 21,
 } as const;
 
 export type MsgIdValue = typeof MsgId[keyof typeof MsgId];
@@ -26,6 +27,8 @@ export type MsgIdValue = typeof MsgId[keyof typeof MsgId];
 export const Limits = {
   nameMax: 50,
   passwordMax: 128,
+  /** A session token as sent at login (the server's are 43 characters). */
+  tokenMax: 128,
   msgMax: 4096,
   groupNameMax: 50,
   groupDescMax: 200,

@@ -38,7 +38,13 @@ export interface LoginThrottleOptions {
 
 const PRUNE_ABOVE = 10_000;
 
-/** Counts failed logins per account; refuses further attempts while too many are recent. */
+/**
+ * Counts login attempts per account and refuses more while too many recent ones failed. An
+ * attempt counts as a failure from the moment it is admitted, before its password is checked,
+ * so concurrent guesses cannot all slip in while the first ones are still being hashed; a
+ * successful login clears the account's count. Holds at most PRUNE_ABOVE accounts before it
+ * forgets those with nothing recent.
+ */
 export class LoginThrottle {
   readonly #failures = new Map<string, number[]>();
   readonly #max: number;
@@ -51,21 +57,20 @@ export class LoginThrottle {
     this.#now = options.now ?? Date.now;
   }
 
-  /** True when `account` may try to log in now. */
-  allows(account: string): boolean {
-    return this.#recent(account).length < this.#max;
-  }
-
-  recordFailure(account: string): void {
+  /** Admits an attempt to log in to `account` (counting it as failed until it succeeds), or not. */
+  attempt(account: string): boolean {
     const recent = this.#recent(account);
+    if (recent.length >= this.#max) return false;
     recent.push(this.#now());
     this.#failures.set(account, recent);
     if (this.#failures.size > PRUNE_ABOVE) {
       for (const key of [...this.#failures.keys()]) this.#recent(key);
     }
+    return true;
   }
 
-  recordSuccess(account: string): void {
+  /** The attempt succeeded: the account's count starts again. */
+  succeeded(account: string): void {
     this.#failures.delete(account);
   }
 

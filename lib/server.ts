@@ -27,6 +27,10 @@ export interface ChatServerOptions {
   requestRate?: number;
   /** Where the server reports what it counts; none by default. */
   metrics?: ServerMetrics;
+  /** How long an unused session token stays valid, ms. Default 30 days. */
+  tokenTtlMs?: number;
+  /** Accounts one source address may register per hour; 0: no limit. Default 20. */
+  registerLimit?: number;
 }
 
 export class ChatServer {

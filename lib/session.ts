@@ -14,6 +14,10 @@ export interface Session {
    * counts as delivered once written to its connection, as in protocol v1.
    */
   receipts: boolean;
+  /** The hash of the session token the user logged in with or was given; null when logged out. */
+  tokenHash: string | null;
+  /** The client's address (without port), for limits per source address. */
+  readonly remoteHost: string;
   /** Queues a frame for the client. */
   send(frame: Frame): void;
   /** Queues a frame sent to many recipients; the transport encodes it once for all of them. */

@@ -80,12 +80,14 @@ chatTest(
       id,
       name: "alice",
       node: "node-a",
+      token: ok.token,
       friends: [],
       groups: [],
       offlinemsg: [],
       offlinemore: 0,
       offlinedropped: 0,
     });
+    assert.match(String(ok.token), /^[A-Za-z0-9_-]{43}$/, "256 random bits, base64url");
   },
 );
 

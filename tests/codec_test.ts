@@ -5,6 +5,7 @@ import {
   encodeJsonFrame,
   FrameDecoder,
   headerText,
+  utf8Length,
 } from "../lib/codec.ts";
 import { DEFAULT_MAX_FRAME, type Frame } from "../lib/protocol.ts";
 import { concat } from "./support/frames.ts";
@@ -437,4 +438,26 @@ Deno.test("codec: the header of an oversize text (an HTTP request, say) reads ba
   assert.equal(headerText((decoded as { length: number }).length), "GET ");
   assert.equal(headerText(0x7fffffff), null, "binary bytes are not text");
   assert.equal(headerText(0x20202020), "    ");
+});
+
+Deno.test("codec: a frame's buffer is exactly its size, whatever its characters", () => {
+  const texts = [
+    "",
+    "plain ascii",
+    "é ü ß",
+    "中文 😀 🐉",
+    "\ud800 lone",
+    "end \udfff",
+    "😀".repeat(500),
+  ];
+  for (const text of texts) {
+    const frame = encodeFrame({ msg: text });
+    const exact = new TextEncoder().encode(JSON.stringify({ msg: text }));
+    assert.equal(frame.length, 4 + exact.length, JSON.stringify(text));
+    // Not a view of a larger buffer: a queued frame pins only its own bytes.
+    assert.equal(frame.buffer.byteLength, frame.length, JSON.stringify(text));
+    assert.equal(frame.byteOffset, 0);
+    assert.deepEqual(frame.subarray(4), exact);
+    assert.equal(utf8Length(JSON.stringify({ msg: text })), exact.length);
+  }
 });

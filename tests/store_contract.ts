@@ -354,6 +354,45 @@ export function storeContract(
     assert.equal((await store.messages.pending(a))[0].msg, msg);
   });
 
+  test("a session token logs in until it expires, is revoked or the password changes", async (store) => {
+    const day = 86_400_000;
+    const alice = await store.users.create("alice", "old-hash");
+    const bob = await store.users.create("bob", "h");
+    await store.tokens.add(alice, "a".repeat(64), 10 * day, 0, 8);
+    await store.tokens.add(alice, "b".repeat(64), 10 * day, 0, 8);
+    await store.tokens.add(bob, "c".repeat(64), 10 * day, 0, 8);
+    // Only the user's own, unexpired token; using it moves its expiry on.
+    assert.equal(await store.tokens.use(alice, "a".repeat(64), 20 * day, 9 * day), true);
+    assert.equal(await store.tokens.use(bob, "a".repeat(64), 20 * day, 9 * day), false);
+    assert.equal(await store.tokens.use(alice, "d".repeat(64), 20 * day, 9 * day), false);
+    assert.equal(await store.tokens.use(alice, "a".repeat(64), 30 * day, 19 * day), true);
+    // "b" was last used on day 10: expired by day 21's cutoff, and forgotten.
+    assert.equal(await store.tokens.use(alice, "b".repeat(64), 31 * day, 20 * day), false);
+    assert.equal(await store.tokens.use(alice, "b".repeat(64), 31 * day, 0), false);
+    await store.tokens.revoke("a".repeat(64));
+    assert.equal(await store.tokens.use(alice, "a".repeat(64), 31 * day, 0), false);
+    await store.tokens.add(alice, "e".repeat(64), 40 * day, 0, 8);
+    await store.users.changePassword(alice, "new-hash");
+    assert.equal((await store.users.findById(alice))?.passwordHash, "new-hash");
+    assert.equal(await store.tokens.use(alice, "e".repeat(64), 41 * day, 0), false);
+    assert.equal(await store.tokens.use(bob, "c".repeat(64), 41 * day, 0), true, "bob's stays");
+    await store.tokens.revokeAll(bob);
+    assert.equal(await store.tokens.use(bob, "c".repeat(64), 42 * day, 0), false);
+  });
+
+  test("keeps at most `keep` tokens per user, forgetting the least recently used", async (store) => {
+    const user = await store.users.create("many", "h");
+    const hashes = ["1", "2", "3", "4"].map((digit) => digit.repeat(64));
+    for (const [index, hash] of hashes.entries()) await store.tokens.add(user, hash, index, -1, 3);
+    assert.equal(await store.tokens.use(user, hashes[0], 10, -1), false, "the oldest went");
+    assert.equal(await store.tokens.use(user, hashes[1], 11, -1), true);
+    await store.tokens.add(user, "5".repeat(64), 12, -1, 3);
+    assert.equal(await store.tokens.use(user, hashes[2], 13, -1), false, "least recently used");
+    for (const hash of [hashes[1], hashes[3], "5".repeat(64)]) {
+      assert.equal(await store.tokens.use(user, hash, 14, -1), true);
+    }
+  });
+
   test("answers ping", async (store) => {
     assert.equal(await store.ping(), true);
   });

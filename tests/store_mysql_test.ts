@@ -33,6 +33,7 @@ const SCHEMA_TABLES = [
   "Mailbox",
   "Message",
   "OfflineMessage",
+  "SessionToken",
   "User",
 ];
 
@@ -296,6 +297,7 @@ async function openDroppingStore(
     friends: store.friends,
     groups: store.groups,
     messages: store.messages,
+    tokens: store.tokens,
     ping: () => store.ping(),
     close: async () => {
       await store.close();

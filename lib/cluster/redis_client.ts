@@ -4,6 +4,7 @@
 
 import { createClient } from "redis";
 import { StorageError } from "../errors.ts";
+import { redactUrl } from "../redact.ts";
 
 export type RedisClient = ReturnType<typeof createClient>;
 
@@ -95,15 +96,4 @@ export function messageOf(error: unknown): string {
     return error.errors.map(messageOf).join("; ");
   }
   return error instanceof Error ? error.message || error.name : String(error);
-}
-
-/** The URL without its password, fit for logs and error messages. */
-function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return url;
-  }
 }

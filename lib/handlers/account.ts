@@ -1,8 +1,10 @@
-// Register, login, logout, and what happens to a session when its connection ends.
+// Register, login (with a password or a session token), logout, password change, and what
+// happens to a session when its connection ends.
 
 import { ChatError, Errno } from "../errors.ts";
-import { Limits, MsgId } from "../protocol.ts";
+import { type Frame, Limits, MsgId } from "../protocol.ts";
 import type { Session } from "../session.ts";
+import type { UserRecord } from "../store/types.ts";
 import { idField, textField } from "../validate.ts";
 import { sendBacklog } from "./backlog.ts";
 import type { ChatDeps, Handler } from "./context.ts";
@@ -24,14 +26,23 @@ export const register: Handler = async (session, request, deps) => {
   if (/^\d+$/.test(name)) {
     throw new ChatError(Errno.BAD_REQUEST, "bad request: 'name' must not be only digits");
   }
-  const passwordHash = await deps.passwords.hash(password, session.signal);
+  if (!deps.registrations.take(session.remoteHost)) {
+    throw new ChatError(
+      Errno.RATE_LIMITED,
+      "too many registrations from your address; try again later",
+    );
+  }
+  const passwordHash = await deps.passwords.hash(password, "register", session.signal);
   const id = await deps.store.users.create(name, passwordHash);
   deps.log.info("user registered", { user: id });
   return { body: { id } };
 };
 
+/** What a LOGIN proves who it is with. */
+type Credential = { password: string } | { token: string };
+
 export const login: Handler = async (session, request, deps) => {
-  const password = textField(request, "password", 1, Limits.passwordMax);
+  const credential = credentialOf(request);
   const account = accountKey(request);
   const receipts = request.receipts === true;
   if (session.user) {
@@ -40,22 +51,17 @@ export const login: Handler = async (session, request, deps) => {
       "this connection is already logged in; log out first",
     );
   }
-  if (!deps.throttle.allows(account)) {
+  // Counted before anything is checked, so concurrent guesses cannot all get in.
+  if (!deps.throttle.attempt(account)) {
     throw new ChatError(Errno.RATE_LIMITED, "too many failed logins; wait a minute");
   }
   const user = await findLoginUser(request, deps);
-  // Verify against a real hash even for unknown users, so timing does not reveal them.
-  const valid = await deps.passwords.verify(
-    password,
-    user?.passwordHash ?? await dummyHash(deps),
-    session.signal,
-  );
-  if (!user || !valid) {
-    deps.throttle.recordFailure(account);
+  const redeemed = await checkCredential(session, user, credential, deps);
+  if (!user || redeemed === null) {
     deps.metrics?.loginFailed();
     throw new ChatError(Errno.BAD_CREDENTIALS, "wrong id/name or password");
   }
-  deps.throttle.recordSuccess(account);
+  deps.throttle.succeeded(account);
   if (!await deps.presence.claim(user.id)) {
     throw new ChatError(Errno.ALREADY_ONLINE, "this account is already online");
   }
@@ -64,14 +70,24 @@ export const login: Handler = async (session, request, deps) => {
   deps.delivery.hold(user.id, session);
   deps.sessions.add(user.id, session);
   try {
+    const token = "token" in credential
+      ? { token: credential.token, hash: redeemed as string }
+      : await deps.tokens.issue(user.id);
+    session.tokenHash = token.hash;
     const view = await loginView(user.id, deps);
     deps.metrics?.pendingDropped(view.offline.dropped);
-    deps.log.info("user logged in", { user: user.id, connection: session.connectionId, receipts });
+    deps.log.info("user logged in", {
+      user: user.id,
+      connection: session.connectionId,
+      receipts,
+      with: "token" in credential ? "token" : "password",
+    });
     return {
       body: {
         id: user.id,
         name: user.name,
         node: deps.presence.nodeId,
+        token: token.token,
         friends: view.friends,
         groups: view.groups,
         offlinemsg: view.offline.first,
@@ -86,11 +102,59 @@ export const login: Handler = async (session, request, deps) => {
   }
 };
 
+/**
+ * Checks a login's password or token. For a password: true or false, after a full scrypt
+ * derivation even when the user is unknown (against a placeholder hash at the same cost, so the
+ * answer and its time do not say which accounts exist). For a token: its hash, or null.
+ */
+async function checkCredential(
+  session: Session,
+  user: UserRecord | null,
+  credential: Credential,
+  deps: ChatDeps,
+): Promise<string | true | null> {
+  if ("token" in credential) {
+    // An unknown user's token is looked up too (as user 0, who has none): the same work.
+    return await deps.tokens.redeem(user?.id ?? 0, credential.token);
+  }
+  const stored = user?.passwordHash ?? deps.passwords.placeholder;
+  return await deps.passwords.verify(credential.password, stored, session.signal) ? true : null;
+}
+
 export const logout: Handler = async (session, _request, deps) => {
   const user = requireUser(session);
+  // Revoked first: if the store fails, the user is still logged in and may try again.
+  if (session.tokenHash !== null) await deps.tokens.revoke(session.tokenHash);
   await endSession(session, deps);
   deps.log.info("user logged out", { user: user.id, connection: session.connectionId });
   return {};
+};
+
+/**
+ * CHANGE_PASSWORD {old, new}: a wrong `old` is errno 1 and counts as a failed login. Every
+ * session token of the user is revoked; this session gets a fresh one (in the ACK's `token`).
+ */
+export const changePassword: Handler = async (session, request, deps) => {
+  const user = requireUser(session);
+  const old = textField(request, "old", 1, Limits.passwordMax);
+  const replacement = textField(request, "new", 1, Limits.passwordMax);
+  const account = `id:${user.id}`;
+  if (!deps.throttle.attempt(account)) {
+    throw new ChatError(Errno.RATE_LIMITED, "too many failed logins; wait a minute");
+  }
+  const record = await deps.store.users.findById(user.id);
+  const stored = record?.passwordHash ?? deps.passwords.placeholder;
+  if (!await deps.passwords.verify(old, stored, session.signal)) {
+    deps.metrics?.loginFailed();
+    throw new ChatError(Errno.BAD_CREDENTIALS, "wrong password");
+  }
+  deps.throttle.succeeded(account);
+  const passwordHash = await deps.passwords.hash(replacement, "login", session.signal);
+  await deps.store.users.changePassword(user.id, passwordHash);
+  const token = await deps.tokens.issue(user.id);
+  session.tokenHash = token.hash;
+  deps.log.info("password changed", { user: user.id, connection: session.connectionId });
+  return { body: { token: token.token } };
 };
 
 /** Marks the session's user offline (logout or lost connection). Never throws. */
@@ -99,6 +163,7 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
   if (!user) return;
   session.user = null;
   session.receipts = false;
+  session.tokenHash = null;
   deps.sessions.remove(user.id, session);
   deps.delivery.release(user.id, session, new Set());
   try {
@@ -112,8 +177,19 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
   }
 }
 
+/** The password or the token of a LOGIN: exactly one of them. */
+function credentialOf(request: Frame): Credential {
+  const hasToken = request.token !== undefined;
+  if (hasToken === (request.password !== undefined)) {
+    throw new ChatError(Errno.BAD_REQUEST, "bad request: login needs 'password' or 'token'");
+  }
+  return hasToken
+    ? { token: textField(request, "token", 1, Limits.tokenMax) }
+    : { password: textField(request, "password", 1, Limits.passwordMax) };
+}
+
 /** What a login names, for throttling: the id or the name as given. */
-function accountKey(request: Record<string, unknown>): string {
+function accountKey(request: Frame): string {
   if (request.id !== undefined) return `id:${idField(request, "id")}`;
   if (request.name !== undefined) {
     return `name:${textField(request, "name", 1, Limits.nameMax)}`;
@@ -121,19 +197,15 @@ function accountKey(request: Record<string, unknown>): string {
   throw new ChatError(Errno.BAD_REQUEST, "bad request: login needs 'id' or 'name'");
 }
 
-function findLoginUser(request: Record<string, unknown>, deps: ChatDeps) {
+function findLoginUser(request: Frame, deps: ChatDeps) {
   return request.id !== undefined
     ? deps.store.users.findById(request.id as number)
     : deps.store.users.findByName(request.name as string);
-}
-
-let dummy: Promise<string> | undefined;
-function dummyHash(deps: ChatDeps): Promise<string> {
-  return dummy ??= deps.passwords.hash("not a real password");
 }
 
 export const accountHandlers = {
   [MsgId.REGISTER]: register,
   [MsgId.LOGIN]: login,
   [MsgId.LOGOUT]: logout,
+  [MsgId.CHANGE_PASSWORD]: changePassword,
 };

@@ -4,17 +4,23 @@
 import { ChatError, Errno } from "../errors.ts";
 import type { Presence } from "../cluster/types.ts";
 import type { Delivery } from "../delivery.ts";
+import type { HashLane } from "../hash_slots.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { LoginThrottle } from "../rate_limit.ts";
 import type { Frame } from "../protocol.ts";
+import type { RegistrationLimit } from "../registration_limit.ts";
+import type { SessionTokens } from "../session_tokens.ts";
 import type { Session, SessionRegistry } from "../session.ts";
 import type { Repositories } from "../store/types.ts";
 
 /** Password hashing; work not started when `signal` aborts is skipped (CancelledError). */
 export interface PasswordHasher {
-  hash(password: string, signal?: AbortSignal): Promise<string>;
+  /** A hash of `password`; registrations use the "register" lane, behind every login. */
+  hash(password: string, lane: HashLane, signal?: AbortSignal): Promise<string>;
   verify(password: string, stored: string, signal?: AbortSignal): Promise<boolean>;
+  /** A hash no password matches, at the same cost: verified for unknown users. */
+  readonly placeholder: string;
 }
 
 export interface ChatDeps {
@@ -24,6 +30,10 @@ export interface ChatDeps {
   sessions: SessionRegistry;
   passwords: PasswordHasher;
   throttle: LoginThrottle;
+  /** Issues and checks session tokens. */
+  tokens: SessionTokens;
+  /** Registrations per source address. */
+  registrations: RegistrationLimit;
   /** The server's clock; pushes and ACKs carry its time. */
   now: () => Date;
   log: Logger;

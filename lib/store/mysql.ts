@@ -8,6 +8,7 @@ import { StorageError } from "../errors.ts";
 import type { ServerFeatures } from "./mysql_append.ts";
 import { mysqlMessages } from "./mysql_messages.ts";
 import { MYSQL_SCHEMA } from "./mysql_schema.ts";
+import { mysqlTokens } from "./mysql_tokens.ts";
 import {
   describeError,
   inTransaction,
@@ -74,6 +75,7 @@ export async function openMysqlStore(
     friends: friendRepository(pool),
     groups: groupRepository(pool),
     messages: mysqlMessages(pool, pendingCap, server),
+    tokens: mysqlTokens(pool),
     ping: () => pool.execute("SELECT 1").then(() => true, () => false),
     close: () => closing ??= pool.end(),
   };
@@ -199,6 +201,16 @@ function userRepository(pool: Pool): UserRepository {
         const sql = "SELECT id, name, password_hash FROM User WHERE name = ?";
         return toUser(await select(pool, sql, [name]));
       }),
+    changePassword: (id, passwordHash) =>
+      run(() =>
+        inTransaction(pool, async (connection) => {
+          await modify(connection, "UPDATE User SET password_hash = ? WHERE id = ?", [
+            passwordHash,
+            id,
+          ]);
+          await modify(connection, "DELETE FROM SessionToken WHERE userid = ?", [id]);
+        })
+      ),
   };
 }
 

@@ -119,4 +119,17 @@ CREATE TABLE IF NOT EXISTS Mailbox (
   PRIMARY KEY (userid),
   CONSTRAINT mailbox_user FOREIGN KEY (userid) REFERENCES User (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Session tokens: a client logs in with its password once and with a token afterwards. Only the
+-- SHA-256 of each token is kept (tokenhash, hex), so a copy of the database logs nobody in.
+-- lastused is when it last logged in (ms since the epoch, by the chat server's clock); a token
+-- unused for --token-ttl is expired. Logout deletes a token; a password change all of a user's.
+CREATE TABLE IF NOT EXISTS SessionToken (
+  tokenhash CHAR(64) NOT NULL,
+  userid INT NOT NULL,
+  lastused BIGINT NOT NULL,
+  PRIMARY KEY (tokenhash),
+  KEY session_token_by_user (userid, lastused),
+  CONSTRAINT session_token_user FOREIGN KEY (userid) REFERENCES User (id)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin;
 `;

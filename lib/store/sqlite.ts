@@ -6,9 +6,10 @@ import { StorageError } from "../errors.ts";
 import type { GroupRole } from "../protocol.ts";
 import { Checkpointer } from "./checkpointer.ts";
 import { MemberCache } from "./member_cache.ts";
-import { HISTORY_SCHEMA, migrateToHistoryChain } from "./sqlite_history.ts";
+import { HISTORY_SCHEMA, migrateToHistoryChain, migrateToHistoryMarks } from "./sqlite_history.ts";
 import { sqliteMessages } from "./sqlite_messages.ts";
 import { messageOf, type Row, run, TurnBatch } from "./sqlite_support.ts";
+import { sqliteTokens, TOKEN_SCHEMA } from "./sqlite_tokens.ts";
 import {
   DEFAULT_PENDING_CAP,
   type FriendRepository,
@@ -17,6 +18,7 @@ import {
   type GroupWithMembers,
   type MessageRepository,
   type Repositories,
+  type TokenRepository,
   type UserRecord,
   type UserRepository,
   type UserSummary,
@@ -94,7 +96,9 @@ export function openSqliteStore(
     db.exec("PRAGMA busy_timeout = 5000;");
     db.exec(SCHEMA);
     db.exec(HISTORY_SCHEMA);
+    db.exec(TOKEN_SCHEMA);
     migrateToHistoryChain(db);
+    migrateToHistoryMarks(db);
     if (db.prepare("PRAGMA journal_mode").get()?.journal_mode === "wal") {
       checkpointer = new Checkpointer(db, path, (message) => {
         onWarning("SQLite checkpointer thread failed; the server's connection checkpoints itself", {
@@ -116,6 +120,7 @@ class SqliteStore implements Repositories {
   readonly friends: FriendRepository;
   readonly groups: GroupRepository;
   readonly messages: MessageRepository;
+  readonly tokens: TokenRepository;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   readonly #checkpointer: Checkpointer | null;
@@ -147,6 +152,13 @@ class SqliteStore implements Repositories {
       findByName: (name) =>
         run(() =>
           toUser(sql("SELECT id, name, password_hash FROM users WHERE name = ?").get(name))
+        ),
+      changePassword: (id, passwordHash) =>
+        run(() =>
+          tx(() => {
+            sql("UPDATE users SET password_hash = ? WHERE id = ?").run(passwordHash, id);
+            sql("DELETE FROM session_tokens WHERE user_id = ?").run(id);
+          })
         ),
     };
 
@@ -220,6 +232,7 @@ class SqliteStore implements Repositories {
 
     const batch = new TurnBatch((text) => void sql(text).run());
     this.messages = sqliteMessages(sql, tx, batch, pendingCap);
+    this.tokens = sqliteTokens(sql, tx);
   }
 
   ping(): Promise<boolean> {

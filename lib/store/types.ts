@@ -75,6 +75,35 @@ export interface UserRepository {
   create(name: string, passwordHash: string): Promise<number>;
   findById(id: number): Promise<UserRecord | null>;
   findByName(name: string): Promise<UserRecord | null>;
+  /** Replaces the user's password hash and forgets every session token of theirs, atomically. */
+  changePassword(id: number, passwordHash: string): Promise<void>;
+}
+
+/**
+ * Session tokens, kept only as hashes (the token itself is never stored). Times are
+ * milliseconds since the epoch from the caller's clock, so expiry follows one clock in tests.
+ */
+export interface TokenRepository {
+  /**
+   * Keeps `tokenHash` as a session of the user, last used `now`. Forgets the user's tokens last
+   * used at or before `expiredAt` and, beyond the `keep` most recently used, the oldest.
+   */
+  add(
+    userId: number,
+    tokenHash: string,
+    now: number,
+    expiredAt: number,
+    keep: number,
+  ): Promise<void>;
+  /**
+   * When `tokenHash` is a token of the user last used after `expiredAt`: marks it used `now`
+   * and returns true. An expired token is forgotten; anything else returns false.
+   */
+  use(userId: number, tokenHash: string, now: number, expiredAt: number): Promise<boolean>;
+  /** Forgets one token (logout); an unknown hash is ignored. */
+  revoke(tokenHash: string): Promise<void>;
+  /** Forgets every token of the user. */
+  revokeAll(userId: number): Promise<void>;
 }
 
 export interface FriendRepository {
@@ -131,6 +160,7 @@ export interface Repositories {
   readonly friends: FriendRepository;
   readonly groups: GroupRepository;
   readonly messages: MessageRepository;
+  readonly tokens: TokenRepository;
   /** True when the backend answers a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;

@@ -5,10 +5,10 @@
 import { InProcessCluster } from "../../lib/cluster/memory.ts";
 import type { Bus, Presence } from "../../lib/cluster/types.ts";
 import { type ChatCore, createChatCore } from "../../lib/core.ts";
-import type { ChatDeps } from "../../lib/handlers/context.ts";
+import type { ChatDeps, PasswordHasher } from "../../lib/handlers/context.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { ServerMetrics } from "../../lib/metrics.ts";
-import { hashPassword, verifyPassword } from "../../lib/password.ts";
+import { scryptHasher } from "../../lib/password.ts";
 import type { Frame } from "../../lib/protocol.ts";
 import type { Redelivery } from "../../lib/redelivery.ts";
 import type { Connection, Inbound, Session } from "../../lib/session.ts";
@@ -24,6 +24,9 @@ export class RecordingSession implements Session {
   readonly connectionId = RecordingSession.#next++;
   user: { id: number; name: string } | null = null;
   receipts = false;
+  tokenHash: string | null = null;
+  /** The client's address (TEST-NET-1 unless a test says otherwise). */
+  remoteHost = "192.0.2.1";
   readonly received: Frame[] = [];
   /** Whether the next requests are admitted (the rate limit is tested on its own). */
   admitting = true;
@@ -182,6 +185,10 @@ export class TestCluster {
   readonly cluster = new InProcessCluster();
   readonly cores = new Map<string, ChatCore>();
   time = new Date("2026-01-02T03:04:05.678Z");
+  /** Password hashing of the nodes made from now on: cheap scrypt unless a test replaces it. */
+  passwords: PasswordHasher = scryptHasher(CHEAP_SCRYPT);
+  /** Registrations per address and hour of the nodes made from now on. */
+  registerLimit = 1000;
   /** How long the nodes' direct pushes may take to be written (lib/direct.ts). */
   directWriteMs = 1000;
 
@@ -217,10 +224,8 @@ export class TestCluster {
       store: wrapping.store?.(this.store) ?? this.store,
       presence: wrapping.presence?.(presence) ?? presence,
       bus: wrapping.bus?.(bus) ?? bus,
-      passwords: {
-        hash: (password, signal) => hashPassword(password, CHEAP_SCRYPT, signal),
-        verify: verifyPassword,
-      },
+      passwords: this.passwords,
+      registerLimit: this.registerLimit,
       log: silentLogger,
       maxFrame: 1024 * 1024,
       now: () => this.time,
