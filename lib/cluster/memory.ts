@@ -1,6 +1,9 @@
 // In-process presence and bus: the embedded default for a single server. Several nodes created
-// from one InProcessCluster share it, which lets tests run a "cluster" inside one process.
+// from one InProcessCluster share it, which lets tests run a "cluster" inside one process. Bus
+// messages go through the same text codec as on Redis (lib/cluster/bus_codec.ts), so what the
+// in-process tests send is what a real cluster could carry.
 
+import { decodeBusMessages, encodeBusMessages } from "./bus_codec.ts";
 import type { Bus, BusMessage, EnvelopeHandler, Presence } from "./types.ts";
 
 /** Shared state of the nodes living in this process. */
@@ -54,8 +57,10 @@ export class InProcessCluster {
       publish(nodeId, envelope: BusMessage) {
         const handler = subscribers.get(nodeId);
         if (!handler) return Promise.resolve(false);
+        const [decoded] = decodeBusMessages(encodeBusMessages([envelope]));
+        if (!decoded) return Promise.reject(new TypeError("Cannot publish: not a bus message"));
         // Deliver asynchronously, as a real bus would.
-        queueMicrotask(() => handler(structuredClone(envelope)));
+        queueMicrotask(() => handler(decoded));
         return Promise.resolve(true);
       },
       close() {
