@@ -29,7 +29,7 @@ async function run(config: ServerConfig): Promise<void> {
   const store = await openStore(config.db, config.pendingCap, log);
   let cluster;
   try {
-    cluster = await openCluster(config.redis, config.redisPrefix, config.nodeId, log);
+    cluster = await openCluster(config, log);
   } catch (error) {
     await store.close();
     throw error;
@@ -87,9 +87,16 @@ async function run(config: ServerConfig): Promise<void> {
   console.log(
     `chatserver ${denoConfig.version} listening on ${config.host}:${server.port}` +
       ` node=${config.nodeId} store=${store.description}` +
-      ` cluster=${config.redis === null ? "none (single server)" : redactUrl(config.redis)}` +
+      ` cluster=${clusterDescription(config)}` +
       (admin ? ` metrics=http://${hostPort(config.metricsHost, admin.addr.port)}/metrics` : ""),
   );
+}
+
+function clusterDescription({ redis, redisCluster }: ServerConfig): string {
+  if (redisCluster) {
+    return `redis-cluster:${redisCluster.map(({ host, port }) => hostPort(host, port)).join(",")}`;
+  }
+  return redis === null ? "none (single server)" : redactUrl(redis);
 }
 
 /** The metrics registry; prom-client is loaded only when metrics are on. */

@@ -13,6 +13,8 @@ export interface ServerConfig {
   host: string;
   db: string;
   redis: string | null;
+  /** Seed nodes of a Redis Cluster (exclusive with `redis`); null without one. */
+  redisCluster: ClusterSeed[] | null;
   redisPrefix: string;
   nodeId: string;
   maxFrame: number;
@@ -28,6 +30,12 @@ export interface ServerConfig {
   /** Port of the HTTP /metrics and /healthz endpoints; null turns them off. */
   metricsPort: number | null;
   metricsHost: string;
+}
+
+/** A Redis Cluster node given by --redis-cluster. */
+export interface ClusterSeed {
+  host: string;
+  port: number;
 }
 
 export type ServerCommand =
@@ -61,6 +69,12 @@ export const SETTINGS: readonly FlagSpec[] = [
     env: "CHAT_REDIS",
     fallback: "",
     help: "redis://host:port to join a cluster (none: single server)",
+  },
+  {
+    flag: "redis-cluster",
+    env: "CHAT_REDIS_CLUSTER",
+    fallback: "",
+    help: "host:port[,host:port...] of a Redis Cluster to join instead of --redis",
   },
   {
     flag: "redis-prefix",
@@ -180,6 +194,10 @@ export function parseServerArgs(
   const port = integerSetting("port", setting("port"), 0, 65535);
   const host = setting("host");
   const redis = setting("redis") || null;
+  const redisCluster = setting("redis-cluster") || null;
+  if (redis !== null && redisCluster !== null) {
+    throw new ConfigError("--redis and --redis-cluster exclude each other: give one");
+  }
   const metricsPort = setting("metrics-port");
   return {
     kind: "run",
@@ -188,6 +206,7 @@ export function parseServerArgs(
       host,
       db: storeUrl(setting("db")),
       redis: redis === null ? null : redisUrl(redis),
+      redisCluster: redisCluster === null ? null : clusterSeeds(redisCluster),
       redisPrefix: setting("redis-prefix"),
       nodeId: setting("node-id") || `${hostname()}:${port === 0 ? `pid${pid()}` : port}`,
       maxFrame: integerSetting("max-frame", setting("max-frame"), 1, 64 * 1024 * 1024),
@@ -230,4 +249,17 @@ function storeUrl(text: string): string {
 function redisUrl(text: string): string {
   if (/^rediss?:\/\/[^/]+(\/\d+)?$/.test(text)) return text;
   throw new ConfigError(`invalid --redis '${redactUrl(text)}': expected redis://host:port`);
+}
+
+function clusterSeeds(text: string): ClusterSeed[] {
+  return text.split(",").map((item) => {
+    const match = item.trim().match(/^(?:\[([^\]]+)\]|([^:\s\[\]]+)):(\d+)$/);
+    const port = Number(match?.[3]);
+    if (!match || port < 1 || port > 65535) {
+      throw new ConfigError(
+        `invalid --redis-cluster '${text}': expected host:port[,host:port...], e.g. 10.0.0.1:7000`,
+      );
+    }
+    return { host: match[1] ?? match[2], port };
+  });
 }

@@ -5,6 +5,10 @@ import assert from "node:assert/strict";
 import { createClient } from "redis";
 import { connectRedisCluster, type RedisClusterOptions } from "../lib/cluster/redis.ts";
 import { BUS_BATCH_MAX } from "../lib/cluster/redis_bus.ts";
+import { openRedisClient } from "../lib/cluster/redis_client.ts";
+import { RedisKeys } from "../lib/cluster/redis_keys.ts";
+import { RedisPresence } from "../lib/cluster/redis_presence.ts";
+import { type RedisRouter, SingleRedisRouter } from "../lib/cluster/redis_router.ts";
 import { Errno, StorageError } from "../lib/errors.ts";
 import {
   clusterContract,
@@ -185,7 +189,7 @@ redisTest("malformed bus messages are reported and skipped", async (cluster) => 
   const a = await cluster.node("A", { warn: (message) => warnings.push(message) });
   const inbox = collect(a.bus, "A");
   await inbox.ready;
-  const channel = `${cluster.prefix}node:A`;
+  const channel = `${cluster.prefix}bus:{A}`;
   await withAdmin(async (admin) => {
     const junk = [
       "not json",
@@ -214,7 +218,7 @@ redisTest("what a node publishes to another in one burst is one Redis message", 
   const seen: string[] = [];
   const spy = await createClient({ url: REDIS_URL }).connect();
   try {
-    await spy.subscribe(`${cluster.prefix}node:A`, (message) => seen.push(message));
+    await spy.subscribe(`${cluster.prefix}bus:{A}`, (message) => seen.push(message));
     const heard = await Promise.all(
       [1, 2, 3].map((n) => b.bus.publish("A", { to: [n], push: { n } })),
     );
@@ -372,12 +376,68 @@ redisTest(
     await b.presence.claim(2);
     assert.deepEqual([...await a.presence.locate([2])], [[2, "B"]]);
     // B's alive key goes (as if B died and its TTL ran out): A trusts what it just saw, briefly.
-    await withAdmin((admin) => admin.del(`${cluster.prefix}alive:B`));
+    await withAdmin((admin) => admin.del(`${cluster.prefix}node:{B}:alive`));
     assert.deepEqual([...await a.presence.locate([2])], [[2, "B"]]);
     await new Promise((resolve) => setTimeout(resolve, 600));
     assert.deepEqual([...await a.presence.locate([2])], [], "asked again once stale");
     // B is back: seen at once, nothing negative was remembered.
-    await withAdmin((admin) => admin.set(`${cluster.prefix}alive:B`, "1"));
+    await withAdmin((admin) => admin.set(`${cluster.prefix}node:{B}:alive`, "1"));
     assert.deepEqual([...await a.presence.locate([2])], [[2, "B"]]);
   },
 );
+
+redisTest("a heartbeat costs one command however many users the node holds", async (cluster) => {
+  const router = new SingleRedisRouter(
+    await openRedisClient(REDIS_URL, "test", () => {}),
+    () => {},
+  );
+  const actions: string[] = [];
+  const counting: RedisRouter = {
+    slotOf: (key) => router.slotOf(key),
+    run(action, key, command) {
+      actions.push(action);
+      return router.run(action, key, command);
+    },
+    ping: () => router.ping(),
+    onRestored: (listener) => router.onRestored(listener),
+    close: () => router.close(),
+  };
+  const presence = await RedisPresence.start({
+    router: counting,
+    keys: new RedisKeys(cluster.prefix),
+    nodeId: "A",
+    livenessTtlMs: 300,
+    warn: () => {},
+    releaseRouter: () => router.close(),
+  });
+  try {
+    for (let id = 1; id <= 200; id++) assert.equal(await presence.claim(id), true);
+    actions.length = 0;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const beats = actions.filter((action) => action === "heartbeat").length;
+    assert.ok(beats >= 3, `only ${beats} heartbeats in a second at a period of 100 ms`);
+    assert.deepEqual(actions.filter((action) => action !== "heartbeat"), []);
+  } finally {
+    await presence.close();
+  }
+});
+
+redisTest("users whose keys Redis lost are marked again by the next heartbeat", async (cluster) => {
+  const a = await cluster.node("A", { livenessTtlMs: 600 });
+  const b = await cluster.node("B");
+  const recovered: number[] = [];
+  a.presence.onRecovered?.(() => recovered.push(Date.now()));
+  for (const id of [1, 2, 3]) assert.equal(await a.presence.claim(id), true);
+  // As after a restart of Redis without persistence: A's alive key and user keys are gone.
+  await withAdmin((admin) =>
+    admin.del([
+      `${cluster.prefix}node:{A}:alive`,
+      `${cluster.prefix}user:1`,
+      `${cluster.prefix}user:3`,
+    ])
+  );
+  assert.deepEqual([...await b.presence.locate([1, 2, 3])], []);
+  await waitFor(async () => (await b.presence.locate([1, 2, 3])).size === 3, "users marked again");
+  assert.equal(await b.presence.claim(3), false);
+  await waitFor(() => recovered.length > 0, "the recovery report");
+});

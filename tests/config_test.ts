@@ -39,6 +39,7 @@ const DEFAULTS: ServerConfig = {
   host: "0.0.0.0",
   db: "sqlite:./chat.db",
   redis: null,
+  redisCluster: null,
   redisPrefix: "chat:",
   nodeId: "box:6000",
   maxFrame: 1048576,
@@ -118,6 +119,7 @@ Deno.test("config: every flag sets its setting", () => {
     host: "127.0.0.1",
     db: "sqlite::memory:",
     redis: "redis://cache:6379",
+    redisCluster: null,
     redisPrefix: "blue:",
     nodeId: "node-a",
     maxFrame: 2048,
@@ -157,6 +159,7 @@ Deno.test("config: every CHAT_* environment variable sets its setting", () => {
     host: "::1",
     db: "mysql://chat:secret@db:3306/chat",
     redis: "rediss://cache:6380/2",
+    redisCluster: null,
     redisPrefix: "green:",
     nodeId: "node-b",
     maxFrame: 65536,
@@ -178,6 +181,11 @@ Deno.test("config: each environment variable works on its own", () => {
     ["CHAT_HOST", "localhost", { host: "localhost" }],
     ["CHAT_DB", "sqlite:/var/lib/chat.db", { db: "sqlite:/var/lib/chat.db" }],
     ["CHAT_REDIS", "redis://localhost:6379", { redis: "redis://localhost:6379" }],
+    [
+      "CHAT_REDIS_CLUSTER",
+      "10.0.0.1:7000,[::1]:7001",
+      { redisCluster: [{ host: "10.0.0.1", port: 7000 }, { host: "::1", port: 7001 }] },
+    ],
     ["CHAT_REDIS_PREFIX", "red:", { redisPrefix: "red:" }],
     ["CHAT_NODE_ID", "solo", { nodeId: "solo" }],
     ["CHAT_MAX_FRAME", "1", { maxFrame: 1 }],
@@ -261,6 +269,27 @@ Deno.test("config: an invalid --redis is a ConfigError", () => {
   for (const value of ["http://x", "redis://", "redis://host/db", "cache:6379"]) {
     assertConfigError(["--redis", value], new RegExp(`--redis '${escapeRegExp(value)}'`));
   }
+});
+
+Deno.test("config: --redis-cluster takes host:port seeds separated by commas", () => {
+  assert.deepEqual(run(["--redis-cluster", "a:7000, b.example:7001"]).redisCluster, [
+    { host: "a", port: 7000 },
+    { host: "b.example", port: 7001 },
+  ]);
+  for (
+    const value of ["a", "a:", ":7000", "a:0", "a:70000", "redis://a:7000", "a:7000,", "a b:1"]
+  ) {
+    assertConfigError(
+      ["--redis-cluster", value],
+      new RegExp(`--redis-cluster '${escapeRegExp(value)}'`),
+    );
+  }
+});
+
+Deno.test("config: --redis and --redis-cluster together are a ConfigError", () => {
+  const both = /--redis and --redis-cluster exclude each other/;
+  assertConfigError(["--redis", "redis://x:1", "--redis-cluster", "x:7000"], both);
+  assertConfigError(["--redis-cluster", "x:7000"], both, envOf({ CHAT_REDIS: "redis://x:1" }));
 });
 
 Deno.test("config: an unknown flag is a ConfigError naming it", () => {

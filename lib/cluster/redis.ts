@@ -1,20 +1,22 @@
-// Connects one server node to a Redis-backed cluster: its presence and its bus share the
-// node's command connection; the bus subscribes on a second connection of its own.
+// Connects one server node to a Redis-backed cluster, on a single Redis (`url`) or a Redis
+// Cluster (`clusterSeeds`): its presence and its bus share the node's router (the command
+// connections); the bus subscribes on connections of its own.
 
 import type { Bus, Presence } from "./types.ts";
-import {
-  closeRedisClient,
-  openRedisClient,
-  type RedisClient,
-  RedisKeys,
-  type Warn,
-} from "./redis_client.ts";
+import { closeRedisClient, openRedisClient, type RedisClient, type Warn } from "./redis_client.ts";
+import { type ClusterAddress, ClusterRouter } from "./redis_cluster_router.ts";
+import { RedisKeys } from "./redis_keys.ts";
+import { PlainPubSub, type PubSub } from "./redis_pubsub.ts";
+import { type RedisRouter, SingleRedisRouter } from "./redis_router.ts";
+import { ShardedPubSub } from "./redis_sharded_pubsub.ts";
 import { RedisPresence } from "./redis_presence.ts";
 import { RedisBus } from "./redis_bus.ts";
 
 export interface RedisClusterOptions {
-  /** e.g. "redis://127.0.0.1:6379" */
-  url: string;
+  /** A single Redis, e.g. "redis://127.0.0.1:6379" (give this or `clusterSeeds`). */
+  url?: string;
+  /** Seed nodes of a Redis Cluster (give this or `url`). */
+  clusterSeeds?: readonly ClusterAddress[];
   nodeId: string;
   /** Prepended to every key and channel; default "chat:". */
   prefix?: string;
@@ -30,39 +32,52 @@ const DEFAULT_TTL_MS = 6_000;
 export async function connectRedisCluster(
   options: RedisClusterOptions,
 ): Promise<{ presence: Presence; bus: Bus }> {
-  const { url, nodeId, prefix = "chat:", livenessTtlMs = DEFAULT_TTL_MS } = options;
+  const { url, clusterSeeds, nodeId, prefix = "chat:", livenessTtlMs = DEFAULT_TTL_MS } = options;
   const warn = options.warn ?? ((message: string) => console.warn(message));
   if (!Number.isSafeInteger(livenessTtlMs) || livenessTtlMs < 3) {
     throw new RangeError(`livenessTtlMs must be an integer >= 3, got ${livenessTtlMs}`);
   }
+  if ((url === undefined) === (clusterSeeds === undefined)) {
+    throw new TypeError("Cannot connect: give either url or clusterSeeds");
+  }
   const keys = new RedisKeys(prefix);
-  const client = await openRedisClient(url, `chat-${nodeId}-commands`, warn);
-  let clientHolders = 2; // presence and bus
-  const releaseClient = async () => {
-    if (--clientHolders === 0) await closeRedisClient(client);
+  const name = `chat-${nodeId}`;
+  let router: RedisRouter;
+  let pubsub: PubSub;
+  if (url !== undefined) {
+    const client = await openRedisClient(url, `${name}-commands`, warn);
+    let subscriber: RedisClient;
+    try {
+      subscriber = await openRedisClient(url, `${name}-bus`, warn);
+    } catch (error) {
+      await closeRedisClient(client);
+      throw error;
+    }
+    router = new SingleRedisRouter(client, warn);
+    pubsub = new PlainPubSub(router, subscriber, warn);
+  } else {
+    const clusterRouter = await ClusterRouter.connect(clusterSeeds!, name, warn);
+    router = clusterRouter;
+    pubsub = new ShardedPubSub(clusterRouter, name, warn);
+  }
+  let routerHolders = 2; // presence and bus
+  const releaseRouter = async () => {
+    if (--routerHolders === 0) await router.close();
   };
-  let subscriber: RedisClient | undefined;
   try {
-    subscriber = await openRedisClient(url, `chat-${nodeId}-bus`, warn);
     const presence = await RedisPresence.start({
-      client,
+      router,
       keys,
       nodeId,
       livenessTtlMs,
       warn,
-      releaseClient,
+      releaseRouter,
     });
-    const bus = new RedisBus({
-      publisher: client,
-      subscriber,
-      keys,
-      warn,
-      releasePublisher: releaseClient,
-    });
+    const bus = new RedisBus({ pubsub, keys, warn, releaseRouter });
     return { presence, bus };
   } catch (error) {
-    if (subscriber) await closeRedisClient(subscriber);
-    await closeRedisClient(client);
+    await pubsub.close();
+    await router.close();
     throw error;
   }
 }

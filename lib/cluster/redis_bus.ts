@@ -1,29 +1,23 @@
-// The cluster bus on Redis pub/sub: one channel per node (`<prefix>node:<nodeId>`) carrying
-// envelopes as JSON. What is published to one node in one burst of synchronous work (until the
-// microtask queue drains: the messages of one store batch, say) goes as one Redis message,
-// `{"batch": [...]}` when there are several, so a busy server issues a PUBLISH per node per burst
-// rather than per push, without waiting a turn. Publishing goes through the node's command
-// connection; subscriptions live on a connection of their own, which node-redis resubscribes
-// after every reconnect. Both connections are up when the bus is made, so each later "ready" is a
-// reconnect (after the resubscription, for the subscriber): recovery listeners hear of it.
+// The cluster bus on Redis pub/sub: one channel per node (`<prefix>bus:{<nodeId>}`) carrying
+// bus messages as text (lib/cluster/bus_codec.ts). What is published to one node in one burst of
+// synchronous work (until the microtask queue drains: the messages of one store batch, say) goes
+// as one Redis message, a batch when there are several, so a busy server issues a PUBLISH per
+// node per burst rather than per push, without waiting a turn. The transport is plain pub/sub on
+// a single Redis and sharded pub/sub on a Redis Cluster (lib/cluster/redis_pubsub.ts); when it
+// reports that messages may have been lost (a reconnect, a failover), recovery listeners hear it.
 
-import type { Bus, BusMessage, DirectReport, EnvelopeHandler, RecoveryListener } from "./types.ts";
-import {
-  closeRedisClient,
-  messageOf,
-  type RedisClient,
-  type RedisKeys,
-  storage,
-  type Warn,
-} from "./redis_client.ts";
+import { decodeBusMessages, encodeBusMessages } from "./bus_codec.ts";
+import type { Bus, BusMessage, EnvelopeHandler, RecoveryListener } from "./types.ts";
+import { messageOf, type Warn } from "./redis_client.ts";
+import type { RedisKeys } from "./redis_keys.ts";
+import type { PubSub } from "./redis_pubsub.ts";
 
 export interface RedisBusOptions {
-  publisher: RedisClient;
-  subscriber: RedisClient;
+  pubsub: PubSub;
   keys: RedisKeys;
   warn: Warn;
-  /** Called once when the bus no longer needs `publisher`. */
-  releasePublisher: () => Promise<void>;
+  /** Called once when the bus no longer needs the router its transport publishes through. */
+  releaseRouter: () => Promise<void>;
 }
 
 /** Most bus messages in one PUBLISH: a burst larger than this goes in several, in order. */
@@ -45,9 +39,7 @@ export class RedisBus implements Bus {
 
   constructor(options: RedisBusOptions) {
     this.#options = options;
-    const reconnected = () => this.#recovered();
-    options.subscriber.on("ready", reconnected);
-    options.publisher.on("ready", reconnected);
+    options.pubsub.onRecovered(() => this.#recovered());
   }
 
   onRecovered(listener: RecoveryListener): void {
@@ -58,13 +50,9 @@ export class RedisBus implements Bus {
     const subscribed = this.#handlers.has(nodeId);
     this.#handlers.set(nodeId, handler);
     if (subscribed) return;
-    const { subscriber, keys } = this.#options;
+    const { pubsub, keys } = this.#options;
     try {
-      await storage(
-        "subscribe",
-        () =>
-          subscriber.subscribe(keys.channel(nodeId), (message) => this.#receive(nodeId, message)),
-      );
+      await pubsub.subscribe(keys.channel(nodeId), (message) => this.#receive(nodeId, message));
     } catch (error) {
       this.#handlers.delete(nodeId);
       throw error;
@@ -96,9 +84,8 @@ export class RedisBus implements Bus {
   }
 
   #send(nodeId: string, { messages, callers }: Outgoing): void {
-    const { publisher, keys } = this.#options;
-    const text = JSON.stringify(messages.length === 1 ? messages[0] : { batch: messages });
-    storage("publish", () => publisher.publish(keys.channel(nodeId), text)).then(
+    const { pubsub, keys } = this.#options;
+    pubsub.publish(keys.channel(nodeId), encodeBusMessages(messages)).then(
       (receivers) => callers.forEach((caller) => caller.resolve(receivers > 0)),
       (error) => callers.forEach((caller) => caller.reject(error)),
     );
@@ -111,10 +98,8 @@ export class RedisBus implements Bus {
     this.#flush();
     this.#handlers.clear();
     this.#recoveryListeners.length = 0;
-    const { subscriber, releasePublisher } = this.#options;
-    if (subscriber.isReady) await subscriber.unsubscribe().catch(() => {});
-    await closeRedisClient(subscriber);
-    await releasePublisher();
+    await this.#options.pubsub.close();
+    await this.#options.releaseRouter();
   }
 
   #recovered(): void {
@@ -130,7 +115,7 @@ export class RedisBus implements Bus {
 
   #receive(nodeId: string, message: string): void {
     const handler = this.#handlers.get(nodeId);
-    for (const envelope of parseRedisMessage(message)) {
+    for (const envelope of decodeBusMessages(message)) {
       if (!envelope) {
         this.#options.warn(
           `ignored a malformed envelope for node ${nodeId}: ${message.slice(0, 200)}`,
@@ -149,55 +134,4 @@ export class RedisBus implements Bus {
       this.#options.warn(`envelope handler for node ${nodeId} failed: ${messageOf(error)}`);
     }
   }
-}
-
-/**
- * The bus messages in one Redis message, in order: one, or those of a batch; undefined for each
- * that is not one (a batch that is not a list counts as one malformed message).
- */
-function parseRedisMessage(message: string): Array<BusMessage | undefined> {
-  let value: unknown;
-  try {
-    value = JSON.parse(message);
-  } catch {
-    return [undefined];
-  }
-  if (isObject(value) && "batch" in value) {
-    return Array.isArray(value.batch) ? value.batch.map(busMessageOf) : [undefined];
-  }
-  return [busMessageOf(value)];
-}
-
-/** The bus message `value` is, or undefined when it is not one. */
-function busMessageOf(value: unknown): BusMessage | undefined {
-  if (!isObject(value)) return undefined;
-  // `sentAt` (publish time, epoch ms) lets the receiver measure the bus's lag.
-  const sentAt = typeof value.sentAt === "number" ? { sentAt: value.sentAt } : {};
-  if (Array.isArray(value.reports)) {
-    return value.reports.every(isReport) ? { reports: value.reports, ...sentAt } : undefined;
-  }
-  if (!isObject(value.push) || !isIdList(value.to)) return undefined;
-  const reply = value.reply;
-  if (reply === undefined) return { to: value.to, push: value.push, ...sentAt };
-  if (!isObject(reply) || typeof reply.node !== "string" || !Number.isSafeInteger(reply.ticket)) {
-    return undefined;
-  }
-  return {
-    to: value.to,
-    push: value.push,
-    reply: { node: reply.node, ticket: reply.ticket as number },
-    ...sentAt,
-  };
-}
-
-function isReport(value: unknown): value is DirectReport {
-  return isObject(value) && Number.isSafeInteger(value.ticket) && isIdList(value.taken);
-}
-
-function isIdList(value: unknown): value is number[] {
-  return Array.isArray(value) && value.every((id) => Number.isSafeInteger(id));
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,6 @@
-// Redis connections for the cluster layer, and the key names it uses. A connection fails fast
-// while Redis is unreachable (commands reject instead of queueing), reconnects by itself with a
-// bounded backoff, and reports outages once through `warn` instead of crashing the process.
+// Redis connections for the cluster layer. A connection fails fast while Redis is unreachable
+// (commands reject instead of queueing), reconnects by itself with a bounded backoff (unless told
+// not to), and reports outages once through `warn` instead of crashing the process.
 
 import { createClient } from "redis";
 import { StorageError } from "../errors.ts";
@@ -14,61 +14,58 @@ export type Warn = (message: string) => void;
 const CONNECT_TIMEOUT_MS = 3_000;
 const MAX_BACKOFF_MS = 2_000;
 
-/** The key and channel names of one cluster (all start with its prefix). */
-export class RedisKeys {
-  constructor(readonly prefix: string) {}
-
-  /** Holds the id of the node a user is online on. */
-  user(userId: number): string {
-    return `${this.prefix}user:${userId}`;
-  }
-
-  /** Exists while the node is alive (expires unless its heartbeat refreshes it). */
-  alive(nodeId: string): string {
-    return `${this.prefix}alive:${nodeId}`;
-  }
-
-  /** The set of user ids a node holds. */
-  users(nodeId: string): string {
-    return `${this.prefix}users:${nodeId}`;
-  }
-
-  /** The pub/sub channel of a node. */
-  channel(nodeId: string): string {
-    return `${this.prefix}node:${nodeId}`;
-  }
-}
-
 /**
  * Opens a connection named `name` (visible in CLIENT LIST). Rejects with StorageError when Redis
  * cannot be reached now; once connected, outages are retried forever with backoff.
  */
 export async function openRedisClient(url: string, name: string, warn: Warn): Promise<RedisClient> {
-  let everReady = false;
-  let healthy = true;
-  const client = createClient({
-    url,
-    name: name.replace(/[^\x21-\x7e]/g, "_"),
-    disableOfflineQueue: true,
-    socket: {
-      connectTimeout: CONNECT_TIMEOUT_MS,
-      reconnectStrategy: (retries) => everReady && Math.min((retries + 1) * 100, MAX_BACKOFF_MS),
-    },
-  });
-  client.on("error", (error: unknown) => {
-    if (everReady && healthy) warn(`Redis connection ${name} lost: ${messageOf(error)}`);
-    healthy = false;
-  });
-  client.on("ready", () => {
-    if (everReady && !healthy) warn(`Redis connection ${name} restored`);
-    everReady = healthy = true;
-  });
+  const client = createRedisClient({ url }, name, warn);
   try {
     await client.connect();
   } catch (error) {
     const detail = `cannot connect to Redis at ${redactUrl(url)}: ${messageOf(error)}`;
     throw new StorageError(detail, { cause: error, backend: "cluster" });
   }
+  return client;
+}
+
+/** Where a connection goes: a redis:// URL, or a host and port (a Redis Cluster node). */
+export type RedisTarget = { url: string } | { host: string; port: number };
+
+/**
+ * A connection named `name`, not yet connected. Once it has been ready, a lost connection is
+ * reported and retried with backoff, unless `reconnect` is false (it then just ends).
+ */
+export function createRedisClient(
+  target: RedisTarget,
+  name: string,
+  warn: Warn,
+  { reconnect = true }: { reconnect?: boolean } = {},
+): RedisClient {
+  let everReady = false;
+  let healthy = true;
+  const address = "url" in target ? {} : { host: target.host, port: target.port };
+  const client = createClient({
+    ...("url" in target ? { url: target.url } : {}),
+    name: name.replace(/[^\x21-\x7e]/g, "_"),
+    disableOfflineQueue: true,
+    socket: {
+      ...address,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries) =>
+        reconnect && everReady && Math.min((retries + 1) * 100, MAX_BACKOFF_MS),
+    },
+  });
+  client.on("error", (error: unknown) => {
+    if (everReady && healthy && reconnect) {
+      warn(`Redis connection ${name} lost: ${messageOf(error)}`);
+    }
+    healthy = false;
+  });
+  client.on("ready", () => {
+    if (everReady && !healthy) warn(`Redis connection ${name} restored`);
+    everReady = healthy = true;
+  });
   return client;
 }
 

@@ -1,108 +1,157 @@
-// Cluster presence on Redis. `user:<id>` names the node a user is on, `users:<node>` lists the
-// users a node holds and `alive:<node>` exists while the node's heartbeat refreshes it. A user is
-// online iff their user key names a node whose alive key exists, so a killed node's users lapse
-// within one liveness TTL with no per-user refresh.
+// Cluster presence on Redis. `user:<id>` names the node a user is on, `node:{<node>}:users` lists
+// the users a node holds and `node:{<node>}:alive` exists while the node's heartbeat refreshes it.
+// A user is online iff their user key names a node whose alive key exists, so a killed node's
+// users lapse within one liveness TTL with no per-user refresh. Every script touches one user's
+// key or one node's keys (one hash slot), passed in KEYS, so the same code runs on a single Redis
+// and on a Redis Cluster (lib/cluster/redis_router.ts); what spans a user and a node (a claim, a
+// release) is a short sequence whose every prefix is safe, with a compare-and-set on the user key.
+//
+// Lost writes are noticed in O(1) per heartbeat rather than by checking every user: the beat
+// refreshes the alive key only if it still exists (SET XX), so a Redis that restarted empty, was
+// flushed or failed over without it says so; and the router reports every reconnect and every
+// change of master, after which the last writes to that shard may be gone. Either way the node
+// repairs what it knows: marks its users again where their key is missing and releases again
+// whom it released in the last 10 s.
 
 import type { Presence, RecoveryListener } from "./types.ts";
-import { messageOf, type RedisClient, type RedisKeys, storage, type Warn } from "./redis_client.ts";
+import { messageOf, type RedisClient, type Warn } from "./redis_client.ts";
+import type { RedisKeys } from "./redis_keys.ts";
+import { getMany, inWaves, notifyAll, type RedisRouter } from "./redis_router.ts";
 
-// KEYS: user key, this node's users set, this node's alive key.
-// ARGV: key prefix, this node's id, user id, liveness TTL (ms).
-const CLAIM = `
+// KEYS: user key. ARGV: this node's id. Takes a free user (1); otherwise returns the holder.
+const TAKE_IF_FREE = `
 local holder = redis.call('GET', KEYS[1])
-if holder and redis.call('EXISTS', ARGV[1] .. 'alive:' .. holder) == 1 then return 0 end
-redis.call('SET', KEYS[3], '1', 'PX', ARGV[4])
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
+if holder then return holder end
+redis.call('SET', KEYS[1], ARGV[1])
 return 1`;
 
-// KEYS: user key, this node's users set. ARGV: this node's id, user id.
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-redis.call('SREM', KEYS[2], ARGV[2])
+// KEYS: user key. ARGV: the (dead) holder seen, this node's id. Takes the user if that holder
+// still has them (1), else 0: someone else moved first.
+const TAKE_OVER = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1`;
+
+// KEYS: user key. ARGV: this node's id. Deletes the key if it names this node.
+const DROP_IF_MINE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0`;
 
-// Drops every user this node holds, then marks the node alive (TTL > 0) or gone (TTL 0).
-// KEYS: this node's users set, this node's alive key.
-// ARGV: key prefix, this node's id, liveness TTL (ms) or 0.
-const FORGET = `
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local key = ARGV[1] .. 'user:' .. id
-  if redis.call('GET', key) == ARGV[2] then redis.call('DEL', key) end
-end
+// KEYS: this node's alive key. ARGV: liveness TTL (ms). Refreshes it; 0 when it had vanished.
+const BEAT = `
+if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'XX') then return 1 end
+redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+return 0`;
+
+// KEYS: this node's users set, alive key. ARGV: liveness TTL (ms) or 0. Empties the set, then
+// marks the node alive (TTL > 0) or gone (0).
+const FORGET_NODE = `
 redis.call('DEL', KEYS[1])
-if ARGV[3] == '0' then redis.call('DEL', KEYS[2])
-else redis.call('SET', KEYS[2], '1', 'PX', ARGV[3]) end
+if ARGV[1] == '0' then redis.call('DEL', KEYS[2])
+else redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
 return 0`;
 
-// Marks again the users this node holds whose user key is gone (Redis restarted empty, say),
-// never taking over a user whom another node holds now; returns how many it marked.
-// KEYS: this node's users set. ARGV: key prefix, this node's id, then user ids.
-const REASSERT = `
-local marked = 0
-for i = 3, #ARGV do
-  local key = ARGV[1] .. 'user:' .. ARGV[i]
-  if redis.call('EXISTS', key) == 0 then
-    redis.call('SET', key, ARGV[2])
-    redis.call('SADD', KEYS[1], ARGV[i])
-    marked = marked + 1
-  end
-end
-return marked`;
-const REASSERT_BATCH = 1000;
+/** Users handled per wave when a node walks all of its users (repair, forget). */
+const WAVE = 1000;
 /** How long a node seen alive is trusted to be, well inside the liveness TTL. */
 const ALIVE_CACHE_MS = 500;
+/** Releases repeated by a repair: those of the last RECENT_MS, at most RECENT_MAX of them. */
+const RECENT_MS = 10_000;
+const RECENT_MAX = 10_000;
+/** Claim attempts when others keep changing the user key in between. */
+const CLAIM_ATTEMPTS = 3;
 
 export interface RedisPresenceOptions {
-  client: RedisClient;
+  router: RedisRouter;
   keys: RedisKeys;
   nodeId: string;
   livenessTtlMs: number;
   warn: Warn;
-  /** Called once when the presence no longer needs `client`. */
-  releaseClient: () => Promise<void>;
+  /** Called once when the presence no longer needs the router. */
+  releaseRouter: () => Promise<void>;
+  /** The clock (ms since the epoch); default Date.now. */
+  now?: () => number;
 }
 
 export class RedisPresence implements Presence {
   readonly nodeId: string;
   readonly #options: RedisPresenceOptions;
+  readonly #now: () => number;
   readonly #heartbeat: ReturnType<typeof setInterval>;
   #closed = false;
   /** Users whose release failed (Redis away); retried by the heartbeat and before a claim. */
   readonly #unreleased = new Set<number>();
-  /** Users claimed here and not released since; the heartbeat keeps them marked online. */
+  /** Users claimed here and not released since; a repair marks them online again. */
   readonly #held = new Set<number>();
+  /** Users released here lately, with when (oldest first); a repair releases them again. */
+  readonly #recentlyReleased = new Map<number, number>();
   readonly #recoveryListeners: RecoveryListener[] = [];
   /** Nodes seen alive, until when that is trusted without asking Redis again. */
   readonly #seenAlive = new Map<string, number>();
+  #repairing: Promise<void> | null = null;
+  /** A repair is due: asked for while one ran, or the last one failed. */
+  #repairDue = false;
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
   static async start(options: RedisPresenceOptions): Promise<RedisPresence> {
-    await storage("heartbeat", () => markAlive(options));
+    const { router, keys, nodeId, livenessTtlMs } = options;
+    await router.run(
+      "heartbeat",
+      keys.alive(nodeId),
+      (client) =>
+        client.eval(BEAT, { keys: [keys.alive(nodeId)], arguments: [String(livenessTtlMs)] }),
+    );
     return new RedisPresence(options);
   }
 
   private constructor(options: RedisPresenceOptions) {
     this.nodeId = options.nodeId;
     this.#options = options;
+    this.#now = options.now ?? Date.now;
     const period = Math.max(1, Math.floor(options.livenessTtlMs / 3));
     this.#heartbeat = setInterval(() => this.#beat(), period);
+    options.router.onRestored(() => this.#repairSoon());
   }
 
   async claim(userId: number): Promise<boolean> {
     if (this.#unreleased.has(userId)) await this.#releaseNow(userId);
-    const { keys, nodeId, livenessTtlMs } = this.#options;
-    const claimed = await this.#eval("claim", CLAIM, {
-      keys: [keys.user(userId), keys.users(nodeId), keys.alive(nodeId)],
-      arguments: [keys.prefix, nodeId, String(userId), String(livenessTtlMs)],
-    });
-    if (claimed === 1) this.#held.add(userId);
-    return claimed === 1;
+    const { keys, nodeId } = this.#options;
+    // Listed first, so a node that dies right after the take still finds the user at restart.
+    await this.#run(
+      "claim",
+      keys.users(nodeId),
+      (client) => client.sAdd(keys.users(nodeId), String(userId)),
+    );
+    const userKey = keys.user(userId);
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const taken = await this.#eval("claim", TAKE_IF_FREE, userKey, [nodeId]);
+      if (taken === 1) return this.#claimed(userId);
+      const holder = String(taken);
+      if (await this.#isAlive(holder)) break;
+      if (await this.#eval("claim", TAKE_OVER, userKey, [holder, nodeId]) === 1) {
+        return this.#claimed(userId);
+      }
+    }
+    if (!this.#held.has(userId)) {
+      await this.#run(
+        "claim",
+        keys.users(nodeId),
+        (client) => client.sRem(keys.users(nodeId), String(userId)),
+      );
+    }
+    return false;
+  }
+
+  #claimed(userId: number): true {
+    this.#held.add(userId);
+    this.#recentlyReleased.delete(userId);
+    return true;
   }
 
   /** Releases the user; if Redis is away, keeps retrying in the background (and throws). */
   async release(userId: number): Promise<void> {
     this.#held.delete(userId);
+    this.#rememberRelease(userId);
     try {
       await this.#releaseNow(userId);
     } catch (error) {
@@ -113,18 +162,20 @@ export class RedisPresence implements Presence {
 
   async #releaseNow(userId: number): Promise<void> {
     const { keys, nodeId } = this.#options;
-    await this.#eval("release", RELEASE, {
-      keys: [keys.user(userId), keys.users(nodeId)],
-      arguments: [nodeId, String(userId)],
-    });
+    await this.#eval("release", DROP_IF_MINE, keys.user(userId), [nodeId]);
+    await this.#run(
+      "release",
+      keys.users(nodeId),
+      (client) => client.sRem(keys.users(nodeId), String(userId)),
+    );
     this.#unreleased.delete(userId);
   }
 
   async locate(userIds: readonly number[]): Promise<Map<number, string>> {
     const found = new Map<number, string>();
     if (userIds.length === 0) return found;
-    const { client, keys } = this.#options;
-    const holders = await storage("locate", () => client.mGet(userIds.map((id) => keys.user(id))));
+    const { router, keys } = this.#options;
+    const holders = await getMany(router, "locate", userIds.map((id) => keys.user(id)));
     const named = [...new Set(holders.filter((node) => node !== null))];
     const live = await this.#liveAmong(named);
     userIds.forEach((userId, i) => {
@@ -141,21 +192,23 @@ export class RedisPresence implements Presence {
    * to it stays pending). A node seen dead is always asked again.
    */
   async #liveAmong(nodes: string[]): Promise<Set<string>> {
-    const now = Date.now();
+    const now = this.#now();
     const live = new Set(nodes.filter((node) => (this.#seenAlive.get(node) ?? 0) > now));
     const unknown = nodes.filter((node) => !live.has(node));
     if (unknown.length === 0) return live;
-    const { client, keys } = this.#options;
-    const alive = await storage(
-      "locate",
-      () => client.mGet(unknown.map((node) => keys.alive(node))),
-    );
+    const { router, keys } = this.#options;
+    const alive = await getMany(router, "locate", unknown.map((node) => keys.alive(node)));
     unknown.forEach((node, i) => {
       if (alive[i] === null) return void this.#seenAlive.delete(node);
       live.add(node);
       this.#seenAlive.set(node, now + ALIVE_CACHE_MS);
     });
     return live;
+  }
+
+  async #isAlive(nodeId: string): Promise<boolean> {
+    const aliveKey = this.#options.keys.alive(nodeId);
+    return await this.#run("claim", aliveKey, (client) => client.exists(aliveKey)) === 1;
   }
 
   onRecovered(listener: RecoveryListener): void {
@@ -166,12 +219,8 @@ export class RedisPresence implements Presence {
     await this.#forget(this.#options.livenessTtlMs);
   }
 
-  async ping(): Promise<boolean> {
-    try {
-      return await this.#options.client.ping() === "PONG";
-    } catch {
-      return false;
-    }
+  ping(): Promise<boolean> {
+    return this.#options.router.ping();
   }
 
   /** Stops the heartbeat and marks this node and its users offline (best effort). */
@@ -180,61 +229,128 @@ export class RedisPresence implements Presence {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     this.#recoveryListeners.length = 0;
+    await this.#repairing;
     try {
       await this.#forget(0);
     } catch (error) {
       this.#options.warn(`${messageOf(error)}; its users lapse with the liveness TTL`);
     }
-    await this.#options.releaseClient();
+    await this.#options.releaseRouter();
   }
 
   #beat(): void {
     // An outage is reported by the connection itself; the next beat retries.
-    markAlive(this.#options).catch(() => {});
-    this.#reassert().catch(() => {});
+    this.#refreshAlive().then((present) => {
+      if (!present || this.#repairDue) this.#repairSoon();
+    }, () => {});
     for (const userId of this.#unreleased) this.#releaseNow(userId).catch(() => {});
   }
 
-  async #reassert(): Promise<void> {
-    const { keys, nodeId } = this.#options;
-    const held = [...this.#held];
-    let marked = 0;
-    for (let start = 0; start < held.length; start += REASSERT_BATCH) {
-      // Filtered right before the call, so a release issued meanwhile is not undone.
-      const ids = held.slice(start, start + REASSERT_BATCH).filter((id) => this.#held.has(id));
-      marked += Number(
-        await this.#eval("re-marking users", REASSERT, {
-          keys: [keys.users(nodeId)],
-          arguments: [keys.prefix, nodeId, ...ids.map(String)],
-        }),
+  /** Refreshes the alive key; false when it had vanished (Redis lost this node's keys). */
+  async #refreshAlive(): Promise<boolean> {
+    const { keys, nodeId, livenessTtlMs } = this.#options;
+    return await this.#eval("heartbeat", BEAT, keys.alive(nodeId), [String(livenessTtlMs)]) === 1;
+  }
+
+  /** Repairs now, or once more after the repair under way. */
+  #repairSoon(): void {
+    if (this.#closed) return;
+    if (this.#repairing) {
+      this.#repairDue = true;
+      return;
+    }
+    this.#repairDue = false;
+    this.#repairing = this.#repair().catch((error) => {
+      this.#repairDue = true;
+      this.#options.warn(
+        `presence repair failed, retrying at the next heartbeat: ${messageOf(error)}`,
       );
-    }
-    if (marked > 0 && !this.#closed) this.#recovered();
-  }
-
-  #recovered(): void {
-    for (const listener of this.#recoveryListeners) {
-      try {
-        listener();
-      } catch (error) {
-        this.#options.warn(`presence recovery listener failed: ${messageOf(error)}`);
-      }
-    }
-  }
-
-  async #forget(ttlMs: number): Promise<void> {
-    const { keys, nodeId } = this.#options;
-    await this.#eval("clearing presence", FORGET, {
-      keys: [keys.users(nodeId), keys.alive(nodeId)],
-      arguments: [keys.prefix, nodeId, String(ttlMs)],
+    }).finally(() => {
+      this.#repairing = null;
     });
   }
 
-  #eval(action: string, script: string, args: { keys: string[]; arguments: string[] }) {
-    return storage(action, () => this.#options.client.eval(script, args));
+  /**
+   * After Redis may have lost writes: marks the alive key, marks every user held here whose key
+   * is gone (never taking over a user another node holds now), lists them in the node's set
+   * again, and releases again whom this node released lately.
+   */
+  async #repair(): Promise<void> {
+    const { keys, nodeId } = this.#options;
+    await this.#refreshAlive();
+    let marked = 0;
+    await inWaves([...this.#held], WAVE, async (userId) => {
+      // Checked right before the call, so a release issued meanwhile is not undone.
+      if (!this.#held.has(userId)) return;
+      const set = await this.#run(
+        "re-marking users",
+        keys.user(userId),
+        (client) => client.set(keys.user(userId), nodeId, { condition: "NX" }),
+      );
+      if (set !== null) marked++;
+    });
+    const held = [...this.#held].map(String);
+    for (let start = 0; start < held.length; start += WAVE) {
+      const members = held.slice(start, start + WAVE);
+      await this.#run(
+        "re-marking users",
+        keys.users(nodeId),
+        (client) => client.sAdd(keys.users(nodeId), members),
+      );
+    }
+    this.#pruneReleases();
+    const released = [...this.#recentlyReleased.keys()].filter((id) => !this.#held.has(id));
+    await inWaves(released, WAVE, (userId) => this.#releaseNow(userId));
+    if (marked > 0 && !this.#closed) {
+      notifyAll(this.#recoveryListeners, this.#options.warn, "presence recovery listener");
+    }
   }
-}
 
-function markAlive({ client, keys, nodeId, livenessTtlMs }: RedisPresenceOptions) {
-  return client.set(keys.alive(nodeId), "1", { expiration: { type: "PX", value: livenessTtlMs } });
+  #rememberRelease(userId: number): void {
+    this.#recentlyReleased.delete(userId);
+    this.#recentlyReleased.set(userId, this.#now());
+    this.#pruneReleases();
+  }
+
+  #pruneReleases(): void {
+    const oldest = this.#now() - RECENT_MS;
+    for (const [userId, at] of this.#recentlyReleased) {
+      if (at >= oldest && this.#recentlyReleased.size <= RECENT_MAX) break;
+      this.#recentlyReleased.delete(userId);
+    }
+  }
+
+  /** Drops every user this node holds, then marks the node alive (TTL > 0) or gone (TTL 0). */
+  async #forget(ttlMs: number): Promise<void> {
+    const { keys, nodeId } = this.#options;
+    const usersKey = keys.users(nodeId);
+    const members = await this.#run(
+      "clearing presence",
+      usersKey,
+      (client) => client.sMembers(usersKey),
+    );
+    await inWaves(
+      members,
+      WAVE,
+      (id) => this.#eval("clearing presence", DROP_IF_MINE, keys.user(Number(id)), [nodeId]),
+    );
+    await this.#run("clearing presence", usersKey, (client) =>
+      client.eval(FORGET_NODE, {
+        keys: [usersKey, keys.alive(nodeId)],
+        arguments: [String(ttlMs)],
+      }));
+  }
+
+  /** Runs a script on one key's slot. */
+  #eval(action: string, script: string, key: string, args: string[]) {
+    return this.#run(
+      action,
+      key,
+      (client) => client.eval(script, { keys: [key], arguments: args }),
+    );
+  }
+
+  #run<T>(action: string, key: string, command: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.#options.router.run(action, key, command);
+  }
 }

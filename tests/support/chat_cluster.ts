@@ -8,8 +8,10 @@ import { freePort } from "./services.ts";
 export interface ChatClusterOptions {
   /** --db of every node. */
   db: string;
-  /** --redis of every node. */
-  redis: string;
+  /** --redis of every node (or give `redisCluster`). */
+  redis?: string;
+  /** --redis-cluster of every node: "host:port,host:port...". */
+  redisCluster?: string;
   /** --redis-prefix, unique per test. */
   redisPrefix: string;
   nodeIds: string[];
@@ -62,12 +64,11 @@ export class ChatCluster {
 
   /** Starts the node (again) on its port with the same id. */
   async restart(nodeId: string): Promise<ServerProcess> {
-    const { db, redis, redisPrefix, args = [] } = this.#options;
+    const { db, redis, redisCluster, redisPrefix, args = [] } = this.#options;
     const server = await startServer([
       "--db",
       db,
-      "--redis",
-      redis,
+      ...(redisCluster ? ["--redis-cluster", redisCluster] : ["--redis", redis ?? ""]),
       "--redis-prefix",
       redisPrefix,
       "--node-id",
