@@ -80,6 +80,21 @@ export function clusterContract(
     assert.equal(await after.presence.claim(2), false);
   });
 
+  test("a release racing a new claim on one node leaves what a restart clears", async (cluster) => {
+    const a = await cluster.node("A");
+    const b = await cluster.node("B");
+    const users = [1, 2, 3, 4, 5];
+    for (const id of users) {
+      assert.equal(await a.presence.claim(id), true);
+      const [, claimed] = await Promise.all([a.presence.release(id), a.presence.claim(id)]);
+      assert.equal(claimed, true, "the claim after the release wins");
+    }
+    // A restarts with the same id (as after kill -9): it must find its users to clear them.
+    const restarted = await cluster.node("A");
+    await restarted.presence.clearStale();
+    for (const id of users) assert.equal(await b.presence.claim(id), true, `user ${id} is free`);
+  });
+
   test("closing a node takes its users offline for the others", async (cluster) => {
     const a = await cluster.node("A");
     const b = await cluster.node("B");

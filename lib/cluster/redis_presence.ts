@@ -17,39 +17,13 @@ import type { Presence, RecoveryListener } from "./types.ts";
 import { messageOf, type RedisClient, type Warn } from "./redis_client.ts";
 import type { RedisKeys } from "./redis_keys.ts";
 import { getMany, inWaves, notifyAll, type RedisRouter } from "./redis_router.ts";
-
-// KEYS: user key. ARGV: this node's id. Takes a free user (1); otherwise returns the holder.
-const TAKE_IF_FREE = `
-local holder = redis.call('GET', KEYS[1])
-if holder then return holder end
-redis.call('SET', KEYS[1], ARGV[1])
-return 1`;
-
-// KEYS: user key. ARGV: the (dead) holder seen, this node's id. Takes the user if that holder
-// still has them (1), else 0: someone else moved first.
-const TAKE_OVER = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[2])
-return 1`;
-
-// KEYS: user key. ARGV: this node's id. Deletes the key if it names this node.
-const DROP_IF_MINE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-// KEYS: this node's alive key. ARGV: liveness TTL (ms). Refreshes it; 0 when it had vanished.
-const BEAT = `
-if redis.call('SET', KEYS[1], '1', 'PX', ARGV[1], 'XX') then return 1 end
-redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-return 0`;
-
-// KEYS: this node's users set, alive key. ARGV: liveness TTL (ms) or 0. Empties the set, then
-// marks the node alive (TTL > 0) or gone (0).
-const FORGET_NODE = `
-redis.call('DEL', KEYS[1])
-if ARGV[1] == '0' then redis.call('DEL', KEYS[2])
-else redis.call('SET', KEYS[2], '1', 'PX', ARGV[1]) end
-return 0`;
+import {
+  BEAT,
+  DROP_IF_MINE,
+  FORGET_NODE,
+  TAKE_IF_FREE,
+  TAKE_OVER,
+} from "./redis_presence_scripts.ts";
 
 /** Users handled per wave when a node walks all of its users (repair, forget). */
 const WAVE = 1000;
@@ -88,6 +62,8 @@ export class RedisPresence implements Presence {
   readonly #recoveryListeners: RecoveryListener[] = [];
   /** Nodes seen alive, until when that is trusted without asking Redis again. */
   readonly #seenAlive = new Map<string, number>();
+  /** Per user, the end of the claim or release under way here (only while one is). */
+  readonly #inFlight = new Map<number, Promise<void>>();
   #repairing: Promise<void> | null = null;
   /** A repair is due: asked for while one ran, or the last one failed. */
   #repairDue = false;
@@ -113,7 +89,11 @@ export class RedisPresence implements Presence {
     options.router.onRestored(() => this.#repairSoon());
   }
 
-  async claim(userId: number): Promise<boolean> {
+  claim(userId: number): Promise<boolean> {
+    return this.#oneAtATime(userId, () => this.#claim(userId));
+  }
+
+  async #claim(userId: number): Promise<boolean> {
     if (this.#unreleased.has(userId)) await this.#releaseNow(userId);
     const { keys, nodeId } = this.#options;
     // Listed first, so a node that dies right after the take still finds the user at restart.
@@ -149,15 +129,34 @@ export class RedisPresence implements Presence {
   }
 
   /** Releases the user; if Redis is away, keeps retrying in the background (and throws). */
-  async release(userId: number): Promise<void> {
+  release(userId: number): Promise<void> {
     this.#held.delete(userId);
     this.#rememberRelease(userId);
-    try {
-      await this.#releaseNow(userId);
-    } catch (error) {
-      this.#unreleased.add(userId);
-      throw error;
-    }
+    return this.#oneAtATime(userId, async () => {
+      try {
+        await this.#releaseNow(userId);
+      } catch (error) {
+        this.#unreleased.add(userId);
+        throw error;
+      }
+    });
+  }
+
+  /**
+   * Runs the claims and releases of one user on this node one at a time: each is a sequence of
+   * commands on two slots (the user's key, this node's set), and interleaving a claim with a
+   * release could leave the key naming this node with the user missing from its set, where a
+   * restart of the node would not find them.
+   */
+  #oneAtATime<T>(userId: number, task: () => Promise<T>): Promise<T> {
+    const before = this.#inFlight.get(userId) ?? Promise.resolve();
+    const result = before.then(task);
+    const settled = result.then(() => {}, () => {});
+    this.#inFlight.set(userId, settled);
+    void settled.then(() => {
+      if (this.#inFlight.get(userId) === settled) this.#inFlight.delete(userId);
+    });
+    return result;
   }
 
   async #releaseNow(userId: number): Promise<void> {
@@ -243,7 +242,9 @@ export class RedisPresence implements Presence {
     this.#refreshAlive().then((present) => {
       if (!present || this.#repairDue) this.#repairSoon();
     }, () => {});
-    for (const userId of this.#unreleased) this.#releaseNow(userId).catch(() => {});
+    for (const userId of this.#unreleased) {
+      this.#oneAtATime(userId, () => this.#releaseNow(userId)).catch(() => {});
+    }
   }
 
   /** Refreshes the alive key; false when it had vanished (Redis lost this node's keys). */
@@ -300,7 +301,10 @@ export class RedisPresence implements Presence {
     }
     this.#pruneReleases();
     const released = [...this.#recentlyReleased.keys()].filter((id) => !this.#held.has(id));
-    await inWaves(released, WAVE, (userId) => this.#releaseNow(userId));
+    await inWaves(released, WAVE, (userId) =>
+      this.#oneAtATime(userId, async () => {
+        if (!this.#held.has(userId)) await this.#releaseNow(userId);
+      }));
     if (marked > 0 && !this.#closed) {
       notifyAll(this.#recoveryListeners, this.#options.warn, "presence recovery listener");
     }
