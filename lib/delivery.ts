@@ -77,7 +77,9 @@ export class Delivery {
         offline++;
         continue;
       }
-      byNode.set(node, [...(byNode.get(node) ?? []), userId]);
+      const users = byNode.get(node);
+      if (users) users.push(userId);
+      else byNode.set(node, [userId]);
     }
     this.#deps.metrics?.leftPending(offline);
     await Promise.all([...byNode].map(([node, to]) => this.#publish(node, { to, push })));
@@ -184,7 +186,9 @@ export class Delivery {
 
   /** Marks a push written to a receipt-less session delivered, batched per event-loop turn. */
   #markWritten(userId: number, mid: number): void {
-    this.#written.set(userId, [...(this.#written.get(userId) ?? []), mid]);
+    const mids = this.#written.get(userId);
+    if (mids) mids.push(mid);
+    else this.#written.set(userId, [mid]);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
     setImmediate(() => void this.#flushWritten());
