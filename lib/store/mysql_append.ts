@@ -13,6 +13,7 @@ import {
   modify,
   placeholders,
   type Queryable,
+  rowCount,
   select,
 } from "./mysql_support.ts";
 import type { AppendResult, NewMessage, StoredMessage } from "./types.ts";
@@ -211,7 +212,7 @@ async function enforceCap(connection: PoolConnection, userId: number, pendingCap
   if (excess > 0) {
     await modify(connection, "DELETE FROM OfflineMessage WHERE userid = ? ORDER BY mid LIMIT ?", [
       userId,
-      excess,
+      rowCount(excess),
     ]);
   }
   await modify(

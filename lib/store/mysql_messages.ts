@@ -24,6 +24,7 @@ import {
   isServerError,
   modify,
   placeholders,
+  rowCount,
   run,
   select,
 } from "./mysql_support.ts";
@@ -179,7 +180,7 @@ export function mysqlMessages(
             pool,
             `SELECT ${COLUMNS} FROM Message WHERE groupid = ? AND mid < ?
              ORDER BY mid DESC LIMIT ?`,
-            [groupId, before, limit],
+            [groupId, before, rowCount(limit)],
           )
           // Two index ranges (one per direction) merged, rather than an OR no index serves.
           : await select(
@@ -190,7 +191,17 @@ export function mysqlMessages(
              (SELECT ${COLUMNS} FROM Message WHERE senderid = ? AND toid = ? AND mid < ?
               ORDER BY mid DESC LIMIT ?)
              ORDER BY mid DESC LIMIT ?`,
-            [userId, peerId, before, limit, peerId, userId, before, limit, limit],
+            [
+              userId,
+              peerId,
+              before,
+              rowCount(limit),
+              peerId,
+              userId,
+              before,
+              rowCount(limit),
+              rowCount(limit),
+            ],
           );
         return rows.map(toMessage).reverse();
       }),

@@ -1,10 +1,14 @@
 // Shared by the MySQL repositories: statement helpers, transactions, batching and the wrapper
 // that maps driver failures to the store's errors (duplicate key -> CONFLICT, else errno 9).
 
+import mysql from "mysql2/promise";
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { ChatError, Errno, StorageError } from "../errors.ts";
 
-export type SqlValue = string | number | null;
+/** A count bound to `LIMIT ?`: an integer sent as such (see rowCount). */
+export type RowCount = ReturnType<typeof mysql.TypedParameter.LONGLONG>;
+
+export type SqlValue = string | number | null | RowCount;
 export type Queryable = Pool | PoolConnection;
 
 export const ER_DUP_ENTRY = 1062;
@@ -19,6 +23,19 @@ const TRANSACTION_ATTEMPTS = 3;
 const MAX_ROWS_PER_STATEMENT = 64;
 /** Row counts above this are rounded down to a multiple of it (the rest goes in a second one). */
 const ROW_STEP = 8;
+
+/**
+ * A row count for `LIMIT ?`. mysql2 sends a JavaScript number as a DOUBLE, which MySQL 8.0.22
+ * and later reject there ("Incorrect arguments to mysqld_stmt_execute", node-mysql2 issue 1239;
+ * MariaDB lets it pass); this one goes as a BIGINT. Anything but a non-negative safe integer is
+ * a RangeError, never sent.
+ */
+export function rowCount(count: number): RowCount {
+  if (!Number.isSafeInteger(count) || count < 0) {
+    throw new RangeError(`Cannot use ${count} as a row count: expected a non-negative integer`);
+  }
+  return mysql.TypedParameter.LONGLONG(count);
+}
 
 export async function select(
   db: Queryable,
