@@ -10,6 +10,7 @@ import { Delivery } from "./delivery.ts";
 import { dispatch, errorFrame } from "./dispatcher.ts";
 import { Errno } from "./errors.ts";
 import { endSession } from "./handlers/account.ts";
+import { KnownUsers } from "./known_users.ts";
 import type { ChatDeps, PasswordHasher } from "./handlers/context.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -80,6 +81,7 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
     presence: options.presence,
     delivery,
     sessions,
+    knownUsers: new KnownUsers(),
     passwords: options.passwords,
     throttle: new LoginThrottle({ now: clock }),
     tokens: new SessionTokens({

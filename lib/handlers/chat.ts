@@ -32,16 +32,8 @@ export function pushOf(message: StoredMessage): ChatPush {
     };
 }
 
-/** Ids of users known to exist; users are never deleted, so this is safe to cache. */
-const knownUsers = new WeakMap<ChatDeps["store"], Set<number>>();
-
-async function userExists(deps: ChatDeps, userId: number): Promise<boolean> {
-  let known = knownUsers.get(deps.store);
-  if (!known) knownUsers.set(deps.store, known = new Set());
-  if (known.has(userId)) return true;
-  if (!await deps.store.users.findById(userId)) return false;
-  known.add(userId);
-  return true;
+function userExists(deps: ChatDeps, userId: number): Promise<boolean> {
+  return deps.knownUsers.exists(userId, async (id) => !!await deps.store.users.findById(id));
 }
 
 function idempotencyKey(request: Record<string, unknown>): string | null {

@@ -5,6 +5,7 @@ import { ChatError, Errno } from "../errors.ts";
 import type { Presence } from "../cluster/types.ts";
 import type { Delivery } from "../delivery.ts";
 import type { HashLane } from "../hash_slots.ts";
+import type { KnownUsers } from "../known_users.ts";
 import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { LoginThrottle } from "../rate_limit.ts";
@@ -28,6 +29,8 @@ export interface ChatDeps {
   presence: Presence;
   delivery: Delivery;
   sessions: SessionRegistry;
+  /** User ids known to exist (bounded), so a chat message does not read its recipient's row. */
+  knownUsers: KnownUsers;
   passwords: PasswordHasher;
   throttle: LoginThrottle;
   /** Issues and checks session tokens. */
