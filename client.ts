@@ -24,6 +24,9 @@ options:
                                min(10, SECONDS) more means it is gone (default ${
   DEFAULT_HEARTBEAT.intervalMs / 1000
 })
+  --tls                        speak TLS to a server started with --tls-cert, checking its
+                               certificate against the system's CAs
+  --tls-ca FILE                with --tls: trust the CA certificate(s) in this PEM file instead
   -h, --help                   show this help`;
 
 class UsageError extends Error {}
@@ -33,6 +36,8 @@ interface ClientArgs {
   port: number;
   reconnectTimeoutMs: number;
   pingIntervalMs: number;
+  /** With --tls: the CA certificates to trust (none given: the system's). */
+  tls?: { caCerts?: string[] };
 }
 
 /** Reads the command line: null means --help. */
@@ -45,6 +50,8 @@ function parseCommandLine(args: string[]): ClientArgs | null {
         help: { type: "boolean", short: "h" },
         "reconnect-timeout": { type: "string" },
         "ping-interval": { type: "string" },
+        tls: { type: "boolean" },
+        "tls-ca": { type: "string" },
       },
       allowPositionals: true,
       strict: true,
@@ -65,12 +72,36 @@ function parseCommandLine(args: string[]): ClientArgs | null {
   if (hostname === "") throw new UsageError("the host is empty");
   const reconnect = seconds(parsed.values["reconnect-timeout"], "--reconnect-timeout", 0);
   const ping = seconds(parsed.values["ping-interval"], "--ping-interval", 0.05);
+  const caFile = parsed.values["tls-ca"];
+  if (caFile !== undefined && !parsed.values.tls) throw new UsageError("--tls-ca needs --tls");
   return {
     hostname,
     port,
     reconnectTimeoutMs: reconnect ?? DEFAULT_RECONNECT_TIMEOUT_S * 1000,
     pingIntervalMs: ping ?? DEFAULT_HEARTBEAT.intervalMs,
+    ...(parsed.values.tls
+      ? { tls: caFile === undefined ? {} : { caCerts: [readCa(caFile)] } }
+      : {}),
   };
+}
+
+/** The PEM text of the --tls-ca file. */
+function readCa(path: string): string {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    throw new UsageError(`cannot read --tls-ca ${path}: ${reason}`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(`--tls-ca ${path} holds no PEM certificate`);
+  }
+  return text;
 }
 
 /** A duration flag in seconds (fractions allowed) as ms; undefined when not given. */
@@ -95,6 +126,7 @@ async function main(args: string[]): Promise<number> {
     const link = await Link.open({
       hostname: options.hostname,
       port: options.port,
+      tls: options.tls,
       reconnectTimeoutMs: options.reconnectTimeoutMs,
       heartbeat: {
         intervalMs: options.pingIntervalMs,

@@ -33,6 +33,7 @@ Deno.test("commands without arguments", () => {
   assert.deepEqual(parseCommand("help"), { kind: "help" });
   assert.deepEqual(parseCommand("show"), { kind: "show" });
   assert.deepEqual(parseCommand("info"), { kind: "show" });
+  assert.deepEqual(parseCommand("passwd"), { kind: "passwd" });
   assert.deepEqual(parseCommand("loginout"), { kind: "logout" });
   assert.deepEqual(parseCommand("  logout  "), { kind: "logout" });
   assert.deepEqual(parseCommand("quit"), { kind: "quit" });

@@ -174,3 +174,36 @@ Deno.test("client e2e: quit at the command prompt logs out and leaves, ignoring 
     assert.doesNotMatch(eve.stdout, /never sent/);
   });
 });
+
+Deno.test("client e2e: passwd changes the password; the old one and mistakes are refused", async () => {
+  await withServer(async ({ port }) => {
+    const signup = await runClient(port, ["2", "carol", "old-pw"]).done;
+    assert.equal(signup.code, 0, signup.stderr);
+    const change = await runClient(port, [
+      "1",
+      "carol",
+      "old-pw",
+      "passwd",
+      "wrong",
+      "new-pw",
+      "new-pw",
+      "passwd",
+      "old-pw",
+      "new-pw",
+      "typo",
+      "passwd",
+      "old-pw",
+      "new-pw",
+      "new-pw",
+    ]).done;
+    assert.equal(change.code, 0, change.stderr);
+    assert.match(change.stdout, /^error: wrong password \(errno 1/m);
+    assert.match(change.stdout, /^error: the new passwords differ; nothing was changed$/m);
+    assert.match(change.stdout, /^password changed; other devices must log in again/m);
+    assert.ok(!change.stdout.includes("new-pw") && !change.stdout.includes("old-pw"), "no echo");
+    const old = await runClient(port, ["1", "carol", "old-pw"]).done;
+    assert.match(old.stdout, /wrong id\/name or password/);
+    const fresh = await runClient(port, ["1", "carol", "new-pw"]).done;
+    assert.match(fresh.stdout, /^logged in as carol\(1\)$/m);
+  });
+});

@@ -26,6 +26,7 @@ function loginAck(frame: Frame, offlinemsg: Frame[]): Frame {
     offlinemsg,
     offlinemore: 0,
     offlinedropped: 0,
+    token: "fake-session-token",
   };
 }
 
@@ -75,8 +76,19 @@ Deno.test("reconnect: logs in again, shows a redelivered message once, acknowled
     assert.match(run.stdout, /^logged out$/m);
     assert.equal(server.peers.length, 2);
     const [first, second] = server.peers.map((peer) => peer.received);
-    assert.deepEqual(first[0].receipts, true);
-    assert.deepEqual(second[0], { ...first[0], seq: second[0].seq }, "the same login again");
+    assert.deepEqual(first[0], {
+      msgid: 1,
+      seq: first[0].seq,
+      name: "alice",
+      password: "pw",
+      receipts: true,
+    });
+    assert.deepEqual(
+      second[0],
+      { msgid: 1, seq: second[0].seq, name: "alice", token: "fake-session-token", receipts: true },
+      "the same login again, with the token: the password never crosses the wire again",
+    );
+    for (const frame of second) assert.ok(!JSON.stringify(frame).includes("pw"), "no password");
     const acknowledged = second.filter((frame) => frame.msgid === 13).flatMap((f) => f.mids);
     assert.deepEqual(acknowledged.sort(), [41, 42], "what the second login delivered is acked");
   } finally {

@@ -34,6 +34,7 @@ export type HistoryCommand = {
 
 export type Command =
   | RequestCommand
+  | { kind: "passwd" }
   | { kind: "help" }
   | { kind: "show" }
   | { kind: "quit" }
@@ -55,6 +56,7 @@ const NO_ARGUMENT: Record<string, Command> = {
   help: { kind: "help" },
   show: { kind: "show" },
   info: { kind: "show" },
+  passwd: { kind: "passwd" },
   loginout: { kind: "logout" },
   logout: { kind: "logout" },
   quit: { kind: "quit" },
@@ -174,9 +176,17 @@ export function requestFrame(command: RequestCommand): Frame {
   }
 }
 
+/** What a login proves the user with: the password once, the session token afterwards. */
+export type LoginSecret = { password: string } | { token: string };
+
 /** A LOGIN request; the client always asks for receipts (it acknowledges what it shows). */
-export function loginFrame(identity: LoginIdentity, password: string): Frame {
-  return { msgid: MsgId.LOGIN, ...identity, password, receipts: true };
+export function loginFrame(identity: LoginIdentity, secret: LoginSecret): Frame {
+  return { msgid: MsgId.LOGIN, ...identity, ...secret, receipts: true };
+}
+
+/** A CHANGE_PASSWORD request. */
+export function changePasswordFrame(old: string, replacement: string): Frame {
+  return { msgid: MsgId.CHANGE_PASSWORD, old, new: replacement };
 }
 
 /** Splits at the first colon: `["chat", "2:hi"]`; the second part is absent without a colon. */

@@ -28,6 +28,8 @@ export class ConnectionClosedError extends Error {
 export interface ConnectOptions {
   hostname: string;
   port: number;
+  /** Speak TLS, trusting the system's CAs or, when given, these PEM certificates instead. */
+  tls?: { caCerts?: string[] };
   /** Receives every frame that is not the response to a pending request, in arrival order. */
   onPush: (frame: Frame) => void;
 }
@@ -42,12 +44,51 @@ export async function connect(options: ConnectOptions): Promise<Connection> {
   const { hostname, port } = options;
   const address = hostname.includes(":") ? `[${hostname}]:${port}` : `${hostname}:${port}`;
   const signal = AbortSignal.timeout(CONNECT_TIMEOUT_MS);
+  let conn: Deno.Conn;
   try {
-    const conn = await Deno.connect({ hostname, port, signal });
-    return new Connection(conn, options.onPush);
+    conn = await Deno.connect({ hostname, port, signal });
   } catch (error) {
     throw new ConnectError(address, describeConnectFailure(error), { cause: error });
   }
+  if (!options.tls) return new Connection(conn, options.onPush);
+  const tls = await Deno.startTls(conn as Deno.TcpConn, {
+    hostname,
+    caCerts: options.tls.caCerts,
+  });
+  try {
+    await deadline(tls.handshake(), signal);
+  } catch (error) {
+    tls.close();
+    throw new ConnectError(address, describeTlsFailure(error, hostname), { cause: error });
+  }
+  return new Connection(tls, options.onPush);
+}
+
+/** `work`, or a TimeoutError when `signal` aborts first. */
+function deadline<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(signal.reason);
+    if (signal.aborted) return abort();
+    signal.addEventListener("abort", abort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener("abort", abort));
+  });
+}
+
+/** Why a TLS handshake failed, as one line saying what to do about it. */
+function describeTlsFailure(error: unknown, hostname: string): string {
+  if (error instanceof DOMException && error.name === "TimeoutError") {
+    return "TLS handshake timed out";
+  }
+  const message = describeIoError(error);
+  const certificate = /invalid peer certificate: (\w+)/i.exec(message);
+  if (certificate?.[1] === "NotValidForName") {
+    return `the server's TLS certificate is not valid for "${hostname}"`;
+  }
+  if (certificate) {
+    return `the server's TLS certificate is not trusted (${certificate[1]}); ` +
+      "give the certificate of the CA that signed it with --tls-ca FILE";
+  }
+  return `TLS handshake failed (${message}); does the server listen with --tls-cert?`;
 }
 
 /**

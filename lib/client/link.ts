@@ -16,6 +16,8 @@ import type { ClientView } from "./view.ts";
 export interface LinkOptions {
   hostname: string;
   port: number;
+  /** Speak TLS (see connect()). */
+  tls?: { caCerts?: string[] };
   /** How long to keep trying to reconnect after losing the server, ms; 0 never tries. */
   reconnectTimeoutMs: number;
   heartbeat: HeartbeatOptions;
@@ -24,9 +26,10 @@ export interface LinkOptions {
   random?: () => number;
 }
 
+/** What the Link logs in again with: the account and its session token, never the password. */
 export interface Credentials {
   identity: LoginIdentity;
-  password: string;
+  token: string;
 }
 
 /** How long a login after reconnecting may take. */
@@ -94,13 +97,19 @@ export class Link {
   }
 
   /**
-   * Records a successful login (its credentials are kept to log in again after a reconnect)
-   * and returns it with the offline messages already shown left out.
+   * Records a successful login (the account and the reply's session token are kept to log in
+   * again after a reconnect; the password is not) and returns it with the offline messages
+   * already shown left out.
    */
-  loggedIn(reply: Frame, credentials: Credentials): LoginResult {
-    this.#credentials = credentials;
+  loggedIn(reply: Frame, identity: LoginIdentity): LoginResult {
     const login = readLoginAck(reply);
+    this.#credentials = login.token === null ? null : { identity, token: login.token };
     return { ...login, offline: login.offline.filter((push) => this.#inbox.receive(push.mid)) };
+  }
+
+  /** The password changed: the server revoked the old token and gave this one. */
+  tokenReplaced(token: string): void {
+    if (this.#credentials) this.#credentials = { ...this.#credentials, token };
   }
 
   /** Forgets the credentials and sends the receipts still waiting, before a LOGOUT. */
@@ -117,8 +126,8 @@ export class Link {
   }
 
   #connect(): Promise<Connection> {
-    const { hostname, port } = this.#options;
-    return connect({ hostname, port, onPush: (frame) => this.#onPush(frame) });
+    const { hostname, port, tls } = this.#options;
+    return connect({ hostname, port, tls, onPush: (frame) => this.#onPush(frame) });
   }
 
   #adopt(connection: Connection): void {
@@ -143,8 +152,12 @@ export class Link {
 
   async #recover(lost: ConnectionClosedError): Promise<Connection> {
     this.#inbox.dropUnsent();
-    const { reconnectTimeoutMs, print } = this.#options;
+    const { reconnectTimeoutMs } = this.#options;
     if (reconnectTimeoutMs <= 0) throw this.#end(lost);
+    // Logged out (at the menu), a lost connection is quietly replaced: the server closes
+    // connections that stay logged out (--login-timeout), and there is nothing to resume.
+    const quiet = this.#credentials === null;
+    const print = quiet ? () => {} : this.#options.print;
     print(`${lost.message}; reconnecting...`);
     const started = performance.now();
     let reason = lost.message;
@@ -181,7 +194,7 @@ export class Link {
   /** Logs in on a new connection; returns "done" or why to try again. */
   async #relogin(connection: Connection): Promise<string> {
     const credentials = this.#credentials!;
-    const frame = loginFrame(credentials.identity, credentials.password);
+    const frame = loginFrame(credentials.identity, { token: credentials.token });
     let reply: Frame;
     try {
       reply = await connection.request(frame, AbortSignal.timeout(RELOGIN_TIMEOUT_MS));
@@ -198,7 +211,7 @@ export class Link {
       this.onRelogin(null);
       return "done";
     }
-    const login = this.loggedIn(reply, credentials);
+    const login = this.loggedIn(reply, credentials.identity);
     this.#options.print(["reconnected", ...formatLoginSummary(login)].join("\n"));
     this.onRelogin(login.view);
     return "done";

@@ -20,6 +20,7 @@ export const HELP_LINES = [
   "  groupchat:<groupid>:<message>          send a message to a group",
   "  history:<friendid>[:<n>[:<mid>]]       the last n (20) messages with a friend, before mid",
   "  grouphistory:<groupid>[:<n>[:<mid>]]   the last n (20) messages of a group, before mid",
+  "  passwd                                 change your password (asks for the old and the new)",
   "  sleep:<ms>                             wait, still showing incoming messages",
   "  loginout (or logout)                   log out and return to the menu",
   "  quit (or exit)                         log out and leave the client",

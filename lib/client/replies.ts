@@ -18,6 +18,8 @@ export interface LoginResult {
   more: number;
   /** Offline messages the server's per-user cap discarded since the last login. */
   dropped: number;
+  /** The session token to log in with next time (none from a server without tokens). */
+  token: string | null;
 }
 
 /** A chat push (msgid 6 or 10), or null if the frame is not a well-formed one. */
@@ -61,6 +63,7 @@ export function readLoginAck(frame: Frame): LoginResult {
     offline: list(frame.offlinemsg, readChatPush),
     more: integer(frame.offlinemore) ?? 0,
     dropped: integer(frame.offlinedropped) ?? 0,
+    token: text(frame.token) ?? null,
   };
 }
 

@@ -5,6 +5,7 @@
 
 import { type Frame, MsgId } from "../protocol.ts";
 import {
+  changePasswordFrame,
   checkNewName,
   checkPassword,
   loginFrame,
@@ -109,14 +110,14 @@ class Session {
       this.#print(`error: ${password.error}`);
       return false;
     }
-    const reply = await this.#request(loginFrame(identity, password), false);
+    const reply = await this.#request(loginFrame(identity, { password }), false);
     if (!reply) return false;
     const error = formatReplyError(reply, MsgId.LOGIN_ACK);
     if (error) {
       this.#print(error);
       return false;
     }
-    const login = this.#link.loggedIn(reply, { identity, password });
+    const login = this.#link.loggedIn(reply, identity);
     this.#view = login.view;
     this.#print(formatLoginSummary(login));
     if (this.#terminal.interactive) this.#print("type help for the commands");
@@ -143,6 +144,9 @@ class Session {
         case "sleep":
           await this.#sleep(command.ms);
           break;
+        case "passwd":
+          await this.#changePassword();
+          break;
         case "quit":
           await this.#logoutAtExit();
           return "quit";
@@ -151,6 +155,23 @@ class Session {
       }
     }
     return "logout";
+  }
+
+  /** Asks for the old password and the new one twice, none echoed, and changes it. */
+  async #changePassword(): Promise<void> {
+    const old = checkPassword(await this.#ask("old password: ", true));
+    if (typeof old !== "string") return this.#print(`error: ${old.error}`);
+    const replacement = checkPassword(await this.#ask("new password: ", true));
+    if (typeof replacement !== "string") return this.#print(`error: ${replacement.error}`);
+    if (await this.#ask("new password again: ", true) !== replacement) {
+      return this.#print("error: the new passwords differ; nothing was changed");
+    }
+    const reply = await this.#request(changePasswordFrame(old, replacement), false);
+    if (!reply) return;
+    const error = formatReplyError(reply, MsgId.ACK);
+    if (error) return this.#print(error);
+    if (typeof reply.token === "string") this.#link.tokenReplaced(reply.token);
+    this.#print("password changed; other devices must log in again with the new one");
   }
 
   async #send(command: RequestCommand): Promise<void> {
