@@ -11,7 +11,7 @@ import { createLogger } from "./lib/log.ts";
 import type { PrometheusMetrics } from "./lib/metrics.ts";
 import { scryptHasher } from "./lib/password.ts";
 import { redactUrl } from "./lib/redact.ts";
-import { ChatServer } from "./lib/server.ts";
+import { ChatServer, type TlsFiles } from "./lib/server.ts";
 import { openStore } from "./lib/store/open.ts";
 
 const EXIT_FAILURE = 1;
@@ -26,6 +26,7 @@ async function run(config: ServerConfig): Promise<void> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat }).with({
     node: config.nodeId,
   });
+  const tls = config.tls && await readTlsFiles(config.tls);
   const store = await openStore(config.db, config.pendingCap, log);
   let cluster;
   try {
@@ -43,6 +44,9 @@ async function run(config: ServerConfig): Promise<void> {
     requestRate: config.rateLimit,
     tokenTtlMs: config.tokenTtlDays * 86_400_000,
     registerLimit: config.registerLimit,
+    maxConnections: config.maxConnections,
+    loginTimeoutMs: config.loginTimeoutSeconds * 1000,
+    tls: tls ?? undefined,
     store,
     ...cluster,
     passwords: scryptHasher(),
@@ -51,7 +55,7 @@ async function run(config: ServerConfig): Promise<void> {
   });
   let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
-    await listening(config.host, config.port, () => server.start());
+    await listening(config.host, config.port, () => server.start(), "", tls !== null);
     if (metrics && config.metricsPort !== null) {
       metrics.track({
         connections: () => server.connectionCount,
@@ -83,11 +87,26 @@ async function run(config: ServerConfig): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  if (config.tls) {
+    const files = config.tls;
+    Deno.addSignalListener("SIGHUP", async () => {
+      try {
+        await server.reloadTls(await readTlsFiles(files));
+        log.info("TLS certificate reloaded", { cert: files.certFile });
+      } catch (error) {
+        log.error("TLS certificate not reloaded; still serving the previous one", {
+          cert: files.certFile,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    });
+  }
   // The banner comes last: whoever waits for it may signal the server at once.
   console.log(
     `chatserver ${denoConfig.version} listening on ${config.host}:${server.port}` +
       ` node=${config.nodeId} store=${store.description}` +
       ` cluster=${clusterDescription(config)}` +
+      (server.tls ? " tls=on" : "") +
       (admin ? ` metrics=http://${hostPort(config.metricsHost, admin.addr.port)}/metrics` : ""),
   );
 }
@@ -105,12 +124,13 @@ async function openMetrics(nodeId: string): Promise<PrometheusMetrics> {
   return new PrometheusMetrics({ version: denoConfig.version, node: nodeId });
 }
 
-/** Runs `listen`, turning a taken address into one clear line. */
+/** Runs `listen`, turning a taken address (or an unusable certificate) into one clear line. */
 async function listening<T>(
   host: string,
   port: number,
   listen: () => T | Promise<T>,
   purpose = "",
+  tls = false,
 ): Promise<T> {
   try {
     return await listen();
@@ -118,8 +138,32 @@ async function listening<T>(
     if (error instanceof Deno.errors.AddrInUse) {
       throw new ChatError(9, `cannot listen on ${hostPort(host, port)}${purpose}: address in use`);
     }
+    if (tls && !(error instanceof ChatError)) {
+      const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+      throw new ChatError(9, `cannot use --tls-cert/--tls-key: ${reason}`);
+    }
     throw error;
   }
+}
+
+/** The PEM text of the certificate chain and key; one clear line when a file cannot be read. */
+async function readTlsFiles(files: { certFile: string; keyFile: string }): Promise<TlsFiles> {
+  const read = async (path: string, flag: string) => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (error) {
+      const reason = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      throw new ChatError(9, `cannot read ${flag} ${path}: ${reason}`);
+    }
+  };
+  return {
+    cert: await read(files.certFile, "--tls-cert"),
+    key: await read(files.keyFile, "--tls-key"),
+  };
 }
 
 /** host:port, with an IPv6 host in brackets. */

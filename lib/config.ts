@@ -25,6 +25,12 @@ export interface ServerConfig {
   tokenTtlDays: number;
   /** Accounts one source address may register per hour; 0: no limit. */
   registerLimit: number;
+  /** Most connections at once; past it ERROR errno 7 and close. */
+  maxConnections: number;
+  /** Seconds a connection has to log in; 0: forever. */
+  loginTimeoutSeconds: number;
+  /** PEM files of the chat port's certificate chain and key; null: plain TCP. */
+  tls: { certFile: string; keyFile: string } | null;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Port of the HTTP /metrics and /healthz endpoints; null turns them off. */
@@ -53,6 +59,9 @@ interface FlagSpec {
   fallback: string;
   help: string;
 }
+
+/** File descriptors kept free of connections: store, Redis, metrics, listeners, files. */
+export const RESERVED_FILES = 64;
 
 /** Every setting, its environment variable and default. */
 export const SETTINGS: readonly FlagSpec[] = [
@@ -124,6 +133,30 @@ export const SETTINGS: readonly FlagSpec[] = [
     fallback: String(DEFAULT_REGISTER_LIMIT),
     help: "accounts one source address may register per hour (0: no limit)",
   },
+  {
+    flag: "max-connections",
+    env: "CHAT_MAX_CONNECTIONS",
+    fallback: "",
+    help: `most connections at once (default: the open-files limit less ${RESERVED_FILES})`,
+  },
+  {
+    flag: "login-timeout",
+    env: "CHAT_LOGIN_TIMEOUT",
+    fallback: "30",
+    help: "close connections not logged in after this long, seconds (0: never)",
+  },
+  {
+    flag: "tls-cert",
+    env: "CHAT_TLS_CERT",
+    fallback: "",
+    help: "PEM certificate chain: the chat port speaks TLS only (with --tls-key)",
+  },
+  {
+    flag: "tls-key",
+    env: "CHAT_TLS_KEY",
+    fallback: "",
+    help: "PEM private key of --tls-cert",
+  },
   { flag: "log-level", env: "CHAT_LOG_LEVEL", fallback: "info", help: LOG_LEVELS.join("|") },
   { flag: "log-format", env: "CHAT_LOG_FORMAT", fallback: "pretty", help: LOG_FORMATS.join("|") },
   {
@@ -162,6 +195,7 @@ export function parseServerArgs(
   env: (name: string) => string | undefined,
   hostname: () => string,
   pid: () => number = () => Deno.pid,
+  openFilesLimit: () => number | null = readOpenFilesLimit,
 ): ServerCommand {
   let parsed;
   try {
@@ -199,6 +233,11 @@ export function parseServerArgs(
     throw new ConfigError("--redis and --redis-cluster exclude each other: give one");
   }
   const metricsPort = setting("metrics-port");
+  const maxConnections = setting("max-connections");
+  const [certFile, keyFile] = [setting("tls-cert"), setting("tls-key")];
+  if ((certFile === "") !== (keyFile === "")) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
   return {
     kind: "run",
     config: {
@@ -215,6 +254,11 @@ export function parseServerArgs(
       pendingCap: integerSetting("pending-cap", setting("pending-cap"), 1, 1_000_000),
       tokenTtlDays: integerSetting("token-ttl", setting("token-ttl"), 1, 3650),
       registerLimit: integerSetting("register-limit", setting("register-limit"), 0, 1_000_000),
+      maxConnections: maxConnections === ""
+        ? defaultMaxConnections(openFilesLimit())
+        : integerSetting("max-connections", maxConnections, 1, 10_000_000),
+      loginTimeoutSeconds: integerSetting("login-timeout", setting("login-timeout"), 0, 86_400),
+      tls: certFile === "" ? null : { certFile, keyFile },
       logLevel: choice("log-level", setting("log-level"), LOG_LEVELS),
       logFormat: choice("log-format", setting("log-format"), LOG_FORMATS),
       metricsPort: metricsPort === ""
@@ -262,4 +306,24 @@ function clusterSeeds(text: string): ClusterSeed[] {
     }
     return { host: match[1] ?? match[2], port };
   });
+}
+
+/** The connection limit when the open-files limit cannot be read. */
+const FALLBACK_MAX_CONNECTIONS = 10_000;
+
+/** The default --max-connections: what the open-files limit leaves after RESERVED_FILES. */
+export function defaultMaxConnections(openFiles: number | null): number {
+  if (openFiles === null) return FALLBACK_MAX_CONNECTIONS;
+  return Math.max(1, Math.min(10_000_000, openFiles - RESERVED_FILES));
+}
+
+/** The process's soft open-files limit (Linux /proc), or null when it cannot be read. */
+export function readOpenFilesLimit(): number | null {
+  try {
+    const limits = Deno.readTextFileSync("/proc/self/limits");
+    const soft = /^Max open files\s+(\d+|unlimited)/m.exec(limits)?.[1];
+    return soft === undefined || soft === "unlimited" ? null : Number(soft);
+  } catch {
+    return null;
+  }
 }

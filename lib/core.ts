@@ -16,6 +16,7 @@ import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { type Frame, MsgId } from "./protocol.ts";
 import { LoginThrottle } from "./rate_limit.ts";
+import { LoginDeadlines } from "./login_deadline.ts";
 import { Redelivery } from "./redelivery.ts";
 import { DEFAULT_REGISTER_LIMIT, RegistrationLimit } from "./registration_limit.ts";
 import { SessionTokens } from "./session_tokens.ts";
@@ -42,7 +43,19 @@ export interface ChatCoreOptions {
   tokenTtlMs?: number;
   /** Accounts one source address may register per hour; 0: no limit. Default 20. */
   registerLimit?: number;
+  /**
+   * Most connections served at once, all transports together; past it a new connection gets
+   * ERROR errno 7 and is closed, and those connected are untouched. No limit by default.
+   */
+  maxConnections?: number;
+  /** Close connections not logged in this long after they opened or logged out, ms; 0: never. */
+  loginTimeoutMs?: number;
 }
+
+/** Default time a connection has to log in: 30 s. */
+export const DEFAULT_LOGIN_TIMEOUT_MS = 30_000;
+/** How long a refused connection's ERROR may take to be written before it is closed anyway. */
+const REFUSAL_WAIT_MS = 1000;
 
 /** Sent to every client when the server shuts down. */
 export const SHUTDOWN_NOTICE: Frame = {
@@ -105,13 +118,22 @@ export class ChatCore {
   readonly #options: ChatCoreOptions;
   readonly #connections = new Set<Connection>();
   readonly #serving = new Set<Promise<void>>();
+  readonly #loginDeadlines: LoginDeadlines<Connection>;
   #idleSweep: ReturnType<typeof setInterval> | undefined;
+  #loginSweep: ReturnType<typeof setInterval> | undefined;
+  /** Set while connections are being refused for want of room (logged once per run). */
+  #refusing = false;
   #closing = false;
 
   constructor(deps: ChatDeps, redelivery: Redelivery, options: ChatCoreOptions) {
     this.deps = deps;
     this.redelivery = redelivery;
     this.#options = options;
+    this.#loginDeadlines = new LoginDeadlines(this.#loginTimeoutMs);
+  }
+
+  get #loginTimeoutMs(): number {
+    return this.#options.loginTimeoutMs ?? DEFAULT_LOGIN_TIMEOUT_MS;
   }
 
   /** Connections being served. */
@@ -135,6 +157,18 @@ export class ChatCore {
         Math.min(5_000, idleTimeoutMs / 2),
       );
     }
+    const loginTimeoutMs = this.#loginTimeoutMs;
+    if (loginTimeoutMs > 0) {
+      this.#loginSweep = setInterval(
+        () => {
+          for (const connection of this.#loginDeadlines.expired()) {
+            this.#loginDeadlines.forget(connection);
+            connection.close("login timeout");
+          }
+        },
+        Math.min(5_000, loginTimeoutMs / 2),
+      );
+    }
   }
 
   /**
@@ -146,7 +180,9 @@ export class ChatCore {
       connection.close("server shutting down");
       return Promise.resolve();
     }
-    const serving = this.#serve(connection, requests).finally(() => this.#serving.delete(serving));
+    const full = this.#connections.size >= (this.#options.maxConnections ?? Infinity);
+    const serving = (full ? this.#refuse(connection) : this.#serve(connection, requests))
+      .finally(() => this.#serving.delete(serving));
     this.#serving.add(serving);
     return serving;
   }
@@ -169,6 +205,7 @@ export class ChatCore {
   async close(): Promise<void> {
     this.#closing = true;
     clearInterval(this.#idleSweep);
+    clearInterval(this.#loginSweep);
     await this.redelivery.stop();
     const told = [...this.#connections].map((connection) => {
       connection.send(SHUTDOWN_NOTICE);
@@ -199,12 +236,15 @@ export class ChatCore {
     const log = this.#options.log.with({ connection: connection.connectionId });
     const { metrics } = this.#options;
     this.#connections.add(connection);
+    this.#refusing = false;
+    this.#loginDeadlines.update(connection, false);
     log.debug("connection opened", { peer: connection.remoteAddress });
     try {
       for await (const inbound of requests) {
         metrics?.frameIn(inbound);
         if (inbound.kind === "frame") {
           await dispatch(connection, inbound.frame, this.deps);
+          this.#loginDeadlines.update(connection, connection.user !== null);
         } else if (inbound.kind === "invalid") {
           if (!connection.admit()) {
             connection.close("flooding invalid frames");
@@ -225,7 +265,31 @@ export class ChatCore {
       await endSession(connection, this.deps);
       connection.close();
       this.#connections.delete(connection);
+      this.#loginDeadlines.forget(connection);
       log.debug("connection closed", { user, reason: connection.closeReason ?? "peer closed" });
+    }
+  }
+
+  /** Tells a connection past --max-connections so, and closes it; others are untouched. */
+  async #refuse(connection: Connection): Promise<void> {
+    const limit = this.#options.maxConnections;
+    connection.send(
+      errorFrame(
+        Errno.TOO_LARGE,
+        `too many connections: this server serves at most ${limit}; try again later`,
+      ),
+    );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      connection.written(),
+      new Promise((resolve) => timer = setTimeout(resolve, REFUSAL_WAIT_MS)),
+    ]);
+    clearTimeout(timer);
+    connection.close("connection limit");
+    // Once per run of refusals, not once per refused connection (a flood would flood the log).
+    if (!this.#refusing) {
+      this.#refusing = true;
+      this.#options.log.warn("refusing new connections: at --max-connections", { limit });
     }
   }
 

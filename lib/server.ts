@@ -31,17 +31,33 @@ export interface ChatServerOptions {
   tokenTtlMs?: number;
   /** Accounts one source address may register per hour; 0: no limit. Default 20. */
   registerLimit?: number;
+  /** Most connections at once; past it ERROR errno 7 and close. No limit by default. */
+  maxConnections?: number;
+  /** Close connections not logged in this long, ms; 0: never. Default 30 s. */
+  loginTimeoutMs?: number;
+  /** Serve TLS only, with this certificate chain and key (PEM). */
+  tls?: TlsFiles;
+}
+
+/** A certificate chain and its private key, PEM text. */
+export interface TlsFiles {
+  cert: string;
+  key: string;
 }
 
 export class ChatServer {
   readonly core: ChatCore;
   readonly #options: ChatServerOptions;
   readonly #stopping = new AbortController();
+  /** Stops the current TCP transport alone (a certificate reload replaces it). */
+  #tcpStopping = new AbortController();
   #tcp: TcpTransport | null = null;
+  #tls: TlsFiles | undefined;
   #lastConnectionId = 0;
 
   constructor(options: ChatServerOptions) {
     this.#options = options;
+    this.#tls = options.tls;
     this.core = createChatCore(options);
   }
 
@@ -59,22 +75,54 @@ export class ChatServer {
     return this.core.connectionCount;
   }
 
+  /** True when the chat port speaks TLS. */
+  get tls(): boolean {
+    return this.#tls !== undefined;
+  }
+
   /** Starts the core, then listens. */
   async start(): Promise<void> {
-    const { hostname, port } = this.#options;
     await this.core.start();
-    const listener = Deno.listen({ hostname, port, transport: "tcp" });
-    this.#tcp = new TcpTransport(this.core, listener, {
-      ...this.#options,
-      nextConnectionId: () => ++this.#lastConnectionId,
-      signal: this.#stopping.signal,
-    });
+    this.#listen(this.#options.port, this.#tls);
+  }
+
+  /**
+   * Serves new connections with another certificate (SIGHUP): the listener is replaced, the
+   * connections already open keep theirs. If the new pair is unusable, the old one stays in use
+   * and the error is thrown.
+   */
+  async reloadTls(files: TlsFiles): Promise<void> {
+    if (!this.#tcp || !this.#tls) throw new Error("Cannot reload TLS: the server does not use it");
+    const port = this.#tcp.port;
+    this.#tcpStopping.abort();
+    await this.#tcp.finished;
+    try {
+      this.#listen(port, files);
+      this.#tls = files;
+    } catch (error) {
+      this.#listen(port, this.#tls);
+      throw error;
+    }
   }
 
   /** Stops accepting, ends every session (marking users offline) and closes the backends. */
   async shutdown(): Promise<void> {
     this.#stopping.abort();
+    this.#tcpStopping.abort();
     await this.#tcp?.finished;
     await this.core.close();
+  }
+
+  #listen(port: number, tls: TlsFiles | undefined): void {
+    const { hostname } = this.#options;
+    const listener = tls
+      ? Deno.listenTls({ hostname, port, transport: "tcp", cert: tls.cert, key: tls.key })
+      : Deno.listen({ hostname, port, transport: "tcp" });
+    this.#tcpStopping = new AbortController();
+    this.#tcp = new TcpTransport(this.core, listener, {
+      ...this.#options,
+      nextConnectionId: () => ++this.#lastConnectionId,
+      signal: AbortSignal.any([this.#stopping.signal, this.#tcpStopping.signal]),
+    });
   }
 }

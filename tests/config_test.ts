@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { ConfigError, parseServerArgs, type ServerConfig, SETTINGS, usage } from "../lib/config.ts";
+import {
+  ConfigError,
+  defaultMaxConnections,
+  parseServerArgs,
+  readOpenFilesLimit,
+  RESERVED_FILES,
+  type ServerConfig,
+  SETTINGS,
+  usage,
+} from "../lib/config.ts";
 
 const noEnv = (_name: string): string | undefined => undefined;
 const envOf = (vars: Record<string, string>) => (name: string): string | undefined => vars[name];
@@ -13,7 +22,7 @@ function run(
   env: (name: string) => string | undefined = noEnv,
   host: () => string = hostname,
 ): ServerConfig {
-  const command = parseServerArgs(args, env, host);
+  const command = parseServerArgs(args, env, host, undefined, () => 1024);
   assert.equal(command.kind, "run");
   return (command as { kind: "run"; config: ServerConfig }).config;
 }
@@ -50,6 +59,9 @@ const DEFAULTS: ServerConfig = {
   pendingCap: 5000,
   tokenTtlDays: 30,
   registerLimit: 20,
+  maxConnections: 960,
+  loginTimeoutSeconds: 30,
+  tls: null,
   logLevel: "info",
   logFormat: "pretty",
 };
@@ -102,6 +114,14 @@ Deno.test("config: every flag sets its setting", () => {
       "2",
       "--register-limit",
       "100",
+      "--max-connections",
+      "500",
+      "--login-timeout",
+      "0",
+      "--tls-cert",
+      "cert.pem",
+      "--tls-key",
+      "key.pem",
       "--log-level",
       "debug",
       "--log-format",
@@ -128,6 +148,9 @@ Deno.test("config: every flag sets its setting", () => {
     pendingCap: 10,
     tokenTtlDays: 2,
     registerLimit: 100,
+    maxConnections: 500,
+    loginTimeoutSeconds: 0,
+    tls: { certFile: "cert.pem", keyFile: "key.pem" },
     logLevel: "debug",
     logFormat: "json",
     metricsPort: 9100,
@@ -149,6 +172,10 @@ Deno.test("config: every CHAT_* environment variable sets its setting", () => {
     CHAT_PENDING_CAP: "99",
     CHAT_TOKEN_TTL: "365",
     CHAT_REGISTER_LIMIT: "5",
+    CHAT_MAX_CONNECTIONS: "7",
+    CHAT_LOGIN_TIMEOUT: "12",
+    CHAT_TLS_CERT: "/etc/chat/cert.pem",
+    CHAT_TLS_KEY: "/etc/chat/key.pem",
     CHAT_LOG_LEVEL: "warn",
     CHAT_LOG_FORMAT: "json",
     CHAT_METRICS_PORT: "9101",
@@ -168,6 +195,9 @@ Deno.test("config: every CHAT_* environment variable sets its setting", () => {
     pendingCap: 99,
     tokenTtlDays: 365,
     registerLimit: 5,
+    maxConnections: 7,
+    loginTimeoutSeconds: 12,
+    tls: { certFile: "/etc/chat/cert.pem", keyFile: "/etc/chat/key.pem" },
     logLevel: "warn",
     logFormat: "json",
     metricsPort: 9101,
@@ -176,7 +206,11 @@ Deno.test("config: every CHAT_* environment variable sets its setting", () => {
 });
 
 Deno.test("config: each environment variable works on its own", () => {
-  const cases: [string, string, Partial<ServerConfig>][] = [
+  const tls = { certFile: "c.pem", keyFile: "k.pem" };
+  // The TLS pair goes together: each is tried with the other set too.
+  const cases: [string, string, Partial<ServerConfig>, Record<string, string>?][] = [
+    ["CHAT_TLS_CERT", "c.pem", { tls }, { CHAT_TLS_KEY: "k.pem" }],
+    ["CHAT_TLS_KEY", "k.pem", { tls }, { CHAT_TLS_CERT: "c.pem" }],
     ["CHAT_PORT", "6400", { port: 6400, nodeId: "box:6400" }],
     ["CHAT_HOST", "localhost", { host: "localhost" }],
     ["CHAT_DB", "sqlite:/var/lib/chat.db", { db: "sqlite:/var/lib/chat.db" }],
@@ -194,14 +228,17 @@ Deno.test("config: each environment variable works on its own", () => {
     ["CHAT_PENDING_CAP", "4", { pendingCap: 4 }],
     ["CHAT_TOKEN_TTL", "7", { tokenTtlDays: 7 }],
     ["CHAT_REGISTER_LIMIT", "0", { registerLimit: 0 }],
+    ["CHAT_MAX_CONNECTIONS", "3", { maxConnections: 3 }],
+    ["CHAT_LOGIN_TIMEOUT", "0", { loginTimeoutSeconds: 0 }],
     ["CHAT_LOG_LEVEL", "error", { logLevel: "error" }],
     ["CHAT_LOG_FORMAT", "json", { logFormat: "json" }],
     ["CHAT_METRICS_PORT", "9102", { metricsPort: 9102 }],
     ["CHAT_METRICS_HOST", "10.0.0.1", { metricsHost: "10.0.0.1" }],
   ];
   assert.deepEqual(cases.map(([name]) => name).sort(), SETTINGS.map((s) => s.env).sort());
-  for (const [name, value, expected] of cases) {
-    assert.deepEqual(run([], envOf({ [name]: value })), { ...DEFAULTS, ...expected }, name);
+  for (const [name, value, expected, partner] of cases) {
+    const env = envOf({ ...partner, [name]: value });
+    assert.deepEqual(run([], env), { ...DEFAULTS, ...expected }, name);
   }
 });
 
@@ -328,3 +365,18 @@ Deno.test("config: usage mentions every flag, environment variable and default",
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
+
+Deno.test("config: TLS needs both the certificate and the key", () => {
+  assertConfigError(["--tls-cert", "cert.pem"], /--tls-cert and --tls-key go together/);
+  assertConfigError(["--tls-key", "key.pem"], /--tls-cert and --tls-key go together/);
+});
+
+Deno.test("config: the default connection limit comes from the open-files limit", () => {
+  assert.equal(defaultMaxConnections(1024), 1024 - RESERVED_FILES);
+  assert.equal(defaultMaxConnections(65536), 65536 - RESERVED_FILES);
+  assert.equal(defaultMaxConnections(10), 1, "never below one");
+  assert.equal(defaultMaxConnections(null), 10_000, "unreadable: a fixed default");
+  const limit = readOpenFilesLimit();
+  if (Deno.build.os === "linux") assert.ok(limit === null || limit > 0);
+  assertConfigError(["--max-connections", "0"], /--max-connections '0'/);
+});

@@ -189,6 +189,8 @@ export class TestCluster {
   passwords: PasswordHasher = scryptHasher(CHEAP_SCRYPT);
   /** Registrations per address and hour of the nodes made from now on. */
   registerLimit = 1000;
+  /** Most connections each node made from now on serves at once. */
+  maxConnections: number | undefined = undefined;
   /** How long the nodes' direct pushes may take to be written (lib/direct.ts). */
   directWriteMs = 1000;
 
@@ -230,6 +232,8 @@ export class TestCluster {
       maxFrame: 1024 * 1024,
       now: () => this.time,
       idleTimeoutMs: 0,
+      loginTimeoutMs: 0,
+      maxConnections: this.maxConnections,
       directWriteMs: this.directWriteMs,
       metrics: wrapping.metrics,
     });

@@ -25,6 +25,17 @@ export class WireClient {
     return new WireClient(await Deno.connect({ hostname, port }));
   }
 
+  /** A client over TLS, trusting `caCert` (PEM); the handshake is done when this resolves. */
+  static async connectTls(
+    port: number,
+    caCert: string,
+    hostname = "localhost",
+  ): Promise<WireClient> {
+    const conn = await Deno.connectTls({ hostname, port, caCerts: [caCert] });
+    await conn.handshake();
+    return new WireClient(conn);
+  }
+
   async #readLoop(): Promise<void> {
     const buffer = new Uint8Array(64 * 1024);
     try {
