@@ -94,7 +94,11 @@ Deno.test("connection life: a graceful shutdown tells clients to reconnect", asy
 });
 
 Deno.test("connection life: at its open-files limit the server pauses accepts, logs once, and recovers", async () => {
-  const server = await startServer(["--db", "sqlite::memory:"], {}, { openFilesLimit: 64 });
+  // A connection cap above the descriptors, so that accepting itself runs out of them (the
+  // default cap, derived from the limit, would refuse connections before that).
+  const server = await startServer(["--db", "sqlite::memory:", "--max-connections", "1000"], {}, {
+    openFilesLimit: 64,
+  });
   const extra: Deno.TcpConn[] = [];
   try {
     // More connections than descriptors: the kernel completes them all, the server cannot.
