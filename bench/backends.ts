@@ -5,6 +5,7 @@
 import mysql from "mysql2/promise";
 import { createClient } from "redis";
 import { nginxInstalled } from "../tests/support/nginx.ts";
+import { redisClusterSupported, startRedisCluster } from "../tests/support/redis_cluster.ts";
 import { tcpOpen } from "../tests/support/services.ts";
 import { track } from "./cleanup.ts";
 
@@ -50,6 +51,20 @@ export function redisPrefix(): { prefix: string; url: string } & AsyncDisposable
       client.destroy();
     }
   });
+}
+
+/**
+ * A private Redis Cluster (3 masters, 3 replicas) for the run, or why there cannot be one;
+ * disposing stops it.
+ */
+export async function redisCluster(): Promise<({ seeds: string } & AsyncDisposable) | string> {
+  if (!await redisClusterSupported()) return "redis-server 7 and redis-cli are not installed";
+  try {
+    const fixture = await startRedisCluster();
+    return track({ seeds: fixture.seeds.join(",") }, () => fixture.stop());
+  } catch (error) {
+    return `a Redis Cluster did not start: ${error instanceof Error ? error.message : error}`;
+  }
 }
 
 /** Why the cluster scenario cannot run here, or null when it can. */

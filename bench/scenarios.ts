@@ -7,7 +7,7 @@
 import { DEFAULT_MAX_QUEUED_BYTES } from "../lib/connection.ts";
 import { DEFAULT_SCRYPT_COST } from "../lib/password.ts";
 import { startNginx } from "../tests/support/nginx.ts";
-import { clusterMissing, mysqlDatabase, redisPrefix } from "./backends.ts";
+import { clusterMissing, mysqlDatabase, redisCluster, redisPrefix } from "./backends.ts";
 import { track } from "./cleanup.ts";
 import type { Target } from "./client_set.ts";
 import { addUsers, PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
@@ -277,8 +277,8 @@ export const oneToOneCluster: Scenario = async (context) => {
   await using redis = redisPrefix();
   const { userIds } = await seedStore(database.url, 2 * context.profile.clusterPairs, []);
   /** Two chat servers on the scenario's MySQL database and Redis prefix, behind nginx. */
-  const viaCluster = async (offered: number | null = null) => {
-    const args = [...SERVER_FLAGS, "--db", database.url, "--redis", redis.url];
+  const viaCluster = async (offered: number | null = null, redisArgs = ["--redis", redis.url]) => {
+    const args = [...SERVER_FLAGS, "--db", database.url, ...redisArgs];
     const cluster = [...args, "--redis-prefix", redis.prefix];
     const flags = context.denoFlags;
     await using a = await startService(
@@ -340,8 +340,29 @@ export const oneToOneCluster: Scenario = async (context) => {
       CARRIED_SHARE,
       "chat server",
     ),
+    await onRedisCluster(async (seeds) => ({
+      name: REDIS_CLUSTER_ROW,
+      unit: "msgs/s",
+      chat: (await viaCluster(null, ["--redis-cluster", seeds])).side,
+      baseline,
+      notes: [
+        "row 2 with the two servers on a Redis Cluster of 3 masters + 3 replicas (local " +
+        "redis-server processes) instead of one Redis: sharded pub/sub, presence keys spread " +
+        "over the shards; baseline: row 2's",
+      ],
+    })),
   ];
 };
+
+const REDIS_CLUSTER_ROW = "2c one-to-one, 2 nodes (MySQL + Redis Cluster) via nginx";
+
+/** A row measured on a private Redis Cluster, or skipped with the reason there is none. */
+async function onRedisCluster(row: (seeds: string) => Promise<Comparison>): Promise<Outcome> {
+  const cluster = await redisCluster();
+  if (typeof cluster === "string") return { name: REDIS_CLUSTER_ROW, skipped: cluster };
+  await using running = cluster;
+  return await row(running.seeds);
+}
 
 export const groupFanout: Scenario = async (context) => {
   const { profile, seeded } = context;
