@@ -8,7 +8,12 @@ import { BUS_BATCH_MAX } from "../lib/cluster/redis_bus.ts";
 import { openRedisClient } from "../lib/cluster/redis_client.ts";
 import { RedisKeys } from "../lib/cluster/redis_keys.ts";
 import { RedisPresence } from "../lib/cluster/redis_presence.ts";
-import { type RedisRouter, SingleRedisRouter } from "../lib/cluster/redis_router.ts";
+import {
+  type RedisRouter,
+  type RestoredListener,
+  SingleRedisRouter,
+} from "../lib/cluster/redis_router.ts";
+import calculateSlot from "cluster-key-slot";
 import { Errno, StorageError } from "../lib/errors.ts";
 import {
   clusterContract,
@@ -441,3 +446,52 @@ redisTest("users whose keys Redis lost are marked again by the next heartbeat", 
   assert.equal(await b.presence.claim(3), false);
   await waitFor(() => recovered.length > 0, "the recovery report");
 });
+
+redisTest(
+  "after a failover a node re-marks only its users in the slots that moved",
+  async (cluster) => {
+    const router = new SingleRedisRouter(
+      await openRedisClient(REDIS_URL, "test", () => {}),
+      () => {},
+    );
+    const keys = new RedisKeys(cluster.prefix);
+    const restored: RestoredListener[] = [];
+    const remarked: string[] = [];
+    const shardLike: RedisRouter = {
+      slotOf: (key) => calculateSlot(key),
+      run(action, key, command) {
+        if (action === "re-marking users" && key.startsWith(`${cluster.prefix}user:`)) {
+          remarked.push(key);
+        }
+        return router.run(action, key, command);
+      },
+      ping: () => router.ping(),
+      onRestored: (listener) => restored.push(listener),
+      close: () => router.close(),
+    };
+    const presence = await RedisPresence.start({
+      router: shardLike,
+      keys,
+      nodeId: "A",
+      livenessTtlMs: 60_000,
+      warn: () => {},
+      releaseRouter: () => router.close(),
+    });
+    const recovered: number[] = [];
+    presence.onRecovered?.(() => recovered.push(1));
+    try {
+      const users = Array.from({ length: 30 }, (_, i) => i + 1);
+      for (const id of users) assert.equal(await presence.claim(id), true);
+      // The "failed-over shard" holds the slots of users 1-10; it lost user 2's key.
+      const moved = new Set(users.slice(0, 10).map((id) => calculateSlot(keys.user(id))));
+      await withAdmin((admin) => admin.del(keys.user(2)));
+      for (const listener of restored) listener(moved);
+      await waitFor(() => recovered.length > 0, "the repair");
+      const inMoved = users.filter((id) => moved.has(calculateSlot(keys.user(id))));
+      assert.deepEqual(remarked.sort(), inMoved.map((id) => keys.user(id)).sort());
+      assert.equal(await withAdmin((admin) => admin.get(keys.user(2))), "A");
+    } finally {
+      await presence.close();
+    }
+  },
+);

@@ -88,7 +88,9 @@ export async function storage<T>(action: string, operation: () => Promise<T>): P
   }
 }
 
+/** What went wrong, for a log line: a StorageError's detail rather than its words for clients. */
 export function messageOf(error: unknown): string {
+  if (error instanceof StorageError) return error.detail;
   if (error instanceof AggregateError && !error.message) {
     return error.errors.map(messageOf).join("; ");
   }

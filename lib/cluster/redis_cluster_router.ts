@@ -1,6 +1,7 @@
 // The router of a Redis Cluster: which master owns each of the 16384 hash slots (from CLUSTER
 // SLOTS, asked of a known node or a seed), and one command connection per master. A command goes
 // to its key's master; a MOVED or ASK reply makes the router read the slots again and retry once.
+// Listeners hear of every reconnect and every slot that changed master, with the slots concerned.
 // A lost connection or CLUSTERDOWN makes it read them again soon, and again (250 ms doubling to
 // 2 s) until every master answers: that is how a failover is noticed, since a dead master sends
 // no MOVED. The slots are also read every 5 s, to follow a manual failover or a resharding.
@@ -183,7 +184,8 @@ export class ClusterRouter implements RedisRouter {
       for (let slot = from; slot <= to; slot++) owners[slot] = address;
     }
     const first = this.#owners.every((owner) => owner === "");
-    const moved = !first && owners.some((owner, slot) => owner !== this.#owners[slot]);
+    const moved = new Set<number>();
+    if (!first) owners.forEach((owner, slot) => owner !== this.#owners[slot] && moved.add(slot));
     this.#owners = owners;
     const masters = new Set(owners.filter((owner) => owner !== ""));
     for (const [address, client] of this.#clients) {
@@ -194,7 +196,9 @@ export class ClusterRouter implements RedisRouter {
     for (const address of masters) {
       if (!this.#clients.has(address)) this.#connectTo(address);
     }
-    if (moved) notifyAll(this.#listeners, this.#warn, "Redis Cluster failover listener");
+    if (moved.size > 0) {
+      notifyAll(this.#listeners, this.#warn, "Redis Cluster failover listener", moved);
+    }
   }
 
   #connectTo(address: string): void {
@@ -203,7 +207,9 @@ export class ClusterRouter implements RedisRouter {
     let wasReady = false;
     client.on("ready", () => {
       if (wasReady && !this.#closed) {
-        notifyAll(this.#listeners, this.#warn, "Redis reconnect listener");
+        const served = new Set<number>();
+        this.#owners.forEach((owner, slot) => owner === address && served.add(slot));
+        notifyAll(this.#listeners, this.#warn, "Redis reconnect listener", served);
       }
       wasReady = true;
     });

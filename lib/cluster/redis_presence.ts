@@ -65,8 +65,11 @@ export class RedisPresence implements Presence {
   /** Per user, the end of the claim or release under way here (only while one is). */
   readonly #inFlight = new Map<number, Promise<void>>();
   #repairing: Promise<void> | null = null;
-  /** A repair is due: asked for while one ran, or the last one failed. */
-  #repairDue = false;
+  /**
+   * The slots a repair is due for (asked for while one ran, or the last one failed): null for
+   * every slot, undefined when none is due.
+   */
+  #dueSlots: Set<number> | null | undefined;
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
   static async start(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -86,7 +89,7 @@ export class RedisPresence implements Presence {
     this.#now = options.now ?? Date.now;
     const period = Math.max(1, Math.floor(options.livenessTtlMs / 3));
     this.#heartbeat = setInterval(() => this.#beat(), period);
-    options.router.onRestored(() => this.#repairSoon());
+    options.router.onRestored((slots) => this.#repairSoon(slots));
   }
 
   claim(userId: number): Promise<boolean> {
@@ -240,7 +243,8 @@ export class RedisPresence implements Presence {
   #beat(): void {
     // An outage is reported by the connection itself; the next beat retries.
     this.#refreshAlive().then((present) => {
-      if (!present || this.#repairDue) this.#repairSoon();
+      if (!present) this.#repairSoon(null);
+      else if (this.#dueSlots !== undefined && !this.#repairing) this.#startRepair();
     }, () => {});
     for (const userId of this.#unreleased) {
       this.#oneAtATime(userId, () => this.#releaseNow(userId)).catch(() => {});
@@ -253,34 +257,48 @@ export class RedisPresence implements Presence {
     return await this.#eval("heartbeat", BEAT, keys.alive(nodeId), [String(livenessTtlMs)]) === 1;
   }
 
-  /** Repairs now, or once more after the repair under way. */
-  #repairSoon(): void {
+  /** Repairs `slots` (null: all) now, or once more after the repair under way. */
+  #repairSoon(slots: ReadonlySet<number> | null): void {
     if (this.#closed) return;
-    if (this.#repairing) {
-      this.#repairDue = true;
-      return;
-    }
-    this.#repairDue = false;
-    this.#repairing = this.#repair().catch((error) => {
-      this.#repairDue = true;
+    this.#markDue(slots);
+    if (!this.#repairing) this.#startRepair();
+  }
+
+  #markDue(slots: ReadonlySet<number> | null): void {
+    const due = this.#dueSlots;
+    this.#dueSlots = slots === null || due === null ? null : new Set([...due ?? [], ...slots]);
+  }
+
+  #startRepair(): void {
+    const slots = this.#dueSlots;
+    if (slots === undefined || this.#closed) return;
+    this.#dueSlots = undefined;
+    let failed = false;
+    this.#repairing = this.#repair(slots).catch((error) => {
+      failed = true;
+      this.#markDue(slots); // the next heartbeat starts it again
       this.#options.warn(
         `presence repair failed, retrying at the next heartbeat: ${messageOf(error)}`,
       );
     }).finally(() => {
       this.#repairing = null;
+      if (!failed) this.#startRepair();
     });
   }
 
   /**
-   * After Redis may have lost writes: marks the alive key, marks every user held here whose key
-   * is gone (never taking over a user another node holds now), lists them in the node's set
-   * again, and releases again whom this node released lately.
+   * After Redis may have lost writes to `slots` (null: to any): marks the alive key, marks every
+   * user held here whose key is in those slots and gone (never taking over a user another node
+   * holds now), lists the users held here in the node's set again, and releases again whom this
+   * node released lately there. After the failover of one shard of three, a third of the users.
    */
-  async #repair(): Promise<void> {
-    const { keys, nodeId } = this.#options;
+  async #repair(slots: ReadonlySet<number> | null): Promise<void> {
+    const { keys, nodeId, router } = this.#options;
+    const concerned = (userId: number) =>
+      slots === null || slots.has(router.slotOf(keys.user(userId)));
     await this.#refreshAlive();
     let marked = 0;
-    await inWaves([...this.#held], WAVE, async (userId) => {
+    await inWaves([...this.#held].filter(concerned), WAVE, async (userId) => {
       // Checked right before the call, so a release issued meanwhile is not undone.
       if (!this.#held.has(userId)) return;
       const set = await this.#run(
@@ -300,7 +318,9 @@ export class RedisPresence implements Presence {
       );
     }
     this.#pruneReleases();
-    const released = [...this.#recentlyReleased.keys()].filter((id) => !this.#held.has(id));
+    const released = [...this.#recentlyReleased.keys()].filter((id) =>
+      !this.#held.has(id) && concerned(id)
+    );
     await inWaves(released, WAVE, (userId) =>
       this.#oneAtATime(userId, async () => {
         if (!this.#held.has(userId)) await this.#releaseNow(userId);

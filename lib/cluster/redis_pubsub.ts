@@ -3,7 +3,8 @@
 // after every reconnect. (On a Redis Cluster: lib/cluster/redis_sharded_pubsub.ts.)
 
 import { closeRedisClient, type RedisClient, storage, type Warn } from "./redis_client.ts";
-import { notifyAll, type RedisRouter, type RestoredListener } from "./redis_router.ts";
+import { notifyAll, type RedisRouter } from "./redis_router.ts";
+import type { RecoveryListener } from "./types.ts";
 
 export interface PubSub {
   /** Publishes `text` on `channel`; resolves with how many subscribers received it. */
@@ -14,7 +15,7 @@ export interface PubSub {
    * Calls `listener` each time subscriptions are in place again after a loss, or publishing
    * works again: what was published meanwhile may have been lost.
    */
-  onRecovered(listener: RestoredListener): void;
+  onRecovered(listener: RecoveryListener): void;
   /** Ends the subscriptions (publishers then reach no one) and closes their connection. */
   close(): Promise<void>;
 }
@@ -23,7 +24,7 @@ export class PlainPubSub implements PubSub {
   readonly #router: RedisRouter;
   readonly #subscriber: RedisClient;
   readonly #warn: Warn;
-  readonly #listeners: RestoredListener[] = [];
+  readonly #listeners: RecoveryListener[] = [];
   #closed = false;
 
   /** `subscriber` is connected: each later "ready" is a reconnect, after its resubscription. */
@@ -43,7 +44,7 @@ export class PlainPubSub implements PubSub {
     return storage("subscribe", () => this.#subscriber.subscribe(channel, listener));
   }
 
-  onRecovered(listener: RestoredListener): void {
+  onRecovered(listener: RecoveryListener): void {
     this.#listeners.push(listener);
   }
 

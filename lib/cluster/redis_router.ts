@@ -12,8 +12,11 @@ import {
   type Warn,
 } from "./redis_client.ts";
 
-/** Told that a connection came back or the cluster changed masters: recent writes may be lost. */
-export type RestoredListener = () => void;
+/**
+ * Told that a connection came back or the cluster changed masters: recent writes to `slots` may
+ * be lost (null: to any slot).
+ */
+export type RestoredListener = (slots: ReadonlySet<number> | null) => void;
 
 export interface RedisRouter {
   /** The hash slot of `key`; on a single Redis every key is in slot 0. */
@@ -27,7 +30,8 @@ export interface RedisRouter {
   ping(): Promise<boolean>;
   /**
    * Calls `listener` each time a lost connection is back or a slot has a new master (after a
-   * failover): whatever was written or published just before may be gone.
+   * failover), with the slots concerned: whatever was written or published there just before
+   * may be gone.
    */
   onRestored(listener: RestoredListener): void;
   close(): Promise<void>;
@@ -113,15 +117,20 @@ export class SingleRedisRouter implements RedisRouter {
 
   #restored(): void {
     if (this.#closed) return;
-    notifyAll(this.#listeners, this.#warn, "Redis reconnect listener");
+    notifyAll(this.#listeners, this.#warn, "Redis reconnect listener", null);
   }
 }
 
 /** Calls every listener; one that throws is reported and does not stop the others. */
-export function notifyAll(listeners: readonly (() => void)[], warn: Warn, what: string): void {
+export function notifyAll<A extends unknown[]>(
+  listeners: readonly ((...args: A) => void)[],
+  warn: Warn,
+  what: string,
+  ...args: A
+): void {
   for (const listener of listeners) {
     try {
-      listener();
+      listener(...args);
     } catch (error) {
       warn(`${what} failed: ${messageOf(error)}`);
     }

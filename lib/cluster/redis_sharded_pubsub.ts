@@ -15,7 +15,8 @@ import {
 } from "./redis_client.ts";
 import type { ClusterAddress, ClusterRouter } from "./redis_cluster_router.ts";
 import type { PubSub } from "./redis_pubsub.ts";
-import { notifyAll, type RestoredListener } from "./redis_router.ts";
+import { notifyAll } from "./redis_router.ts";
+import type { RecoveryListener } from "./types.ts";
 
 const RETRY_FIRST_MS = 100;
 const RETRY_MAX_MS = 2_000;
@@ -34,7 +35,7 @@ export class ShardedPubSub implements PubSub {
   readonly #name: string;
   readonly #warn: Warn;
   readonly #subscriptions = new Map<string, Subscription>();
-  readonly #listeners: RestoredListener[] = [];
+  readonly #listeners: RecoveryListener[] = [];
   #closed = false;
 
   constructor(router: ClusterRouter, name: string, warn: Warn) {
@@ -66,7 +67,7 @@ export class ShardedPubSub implements PubSub {
     }
   }
 
-  onRecovered(listener: RestoredListener): void {
+  onRecovered(listener: RecoveryListener): void {
     this.#listeners.push(listener);
   }
 
