@@ -14,7 +14,8 @@ import {
   waitFor,
 } from "./cluster_contract.ts";
 import { type RedisClusterFixture, startRedisCluster } from "./support/redis_cluster.ts";
-import { serviceAvailable } from "./support/services.ts";
+import { freePort, serviceAvailable, tcpOpen } from "./support/services.ts";
+import { StorageError } from "../lib/errors.ts";
 
 let fixture: RedisClusterFixture | undefined;
 const ignore = !await serviceAvailable(
@@ -95,6 +96,35 @@ Deno.test({
     } finally {
       await router.close();
     }
+  },
+});
+
+Deno.test({
+  name: "redis-cluster: seeds that are unreachable, or not a cluster, are a prompt StorageError",
+  ignore,
+  async fn() {
+    const closed = [{ host: "127.0.0.1", port: freePort() }, {
+      host: "127.0.0.1",
+      port: freePort(),
+    }];
+    const started = Date.now();
+    await assert.rejects(connectRedisCluster({ clusterSeeds: closed, nodeId: "A" }), (error) => {
+      assert.ok(error instanceof StorageError);
+      assert.match(
+        (error as StorageError).detail,
+        new RegExp(
+          `^cannot connect to the Redis Cluster at 127.0.0.1:${closed[0].port},.+: .*ECONNREFUSED`,
+        ),
+      );
+      return true;
+    });
+    assert.ok(Date.now() - started < 5_000, "took too long");
+    if (!await tcpOpen("127.0.0.1", 6379)) return; // a plain Redis to point at, when there is one
+    const plain = [{ host: "127.0.0.1", port: 6379 }];
+    await assert.rejects(connectRedisCluster({ clusterSeeds: plain, nodeId: "A" }), (error) => {
+      assert.match((error as StorageError).detail, /cluster support disabled/);
+      return true;
+    });
   },
 });
 
@@ -215,3 +245,22 @@ async function keysUnder(prefix: string): Promise<string[]> {
   }
   return [...new Set(keys)].sort();
 }
+
+Deno.test("redis-cluster: the server says in one line what is wrong with --redis-cluster", async () => {
+  const cases: [string[], number, RegExp][] = [
+    [["--redis", "redis://x:1", "--redis-cluster", "x:7000"], 2, /exclude each other/],
+    [["--redis-cluster", "redis://x:7000"], 2, /invalid --redis-cluster 'redis:\/\/x:7000'/],
+    [["--redis-cluster", `127.0.0.1:${freePort()}`], 1, /cannot connect to the Redis Cluster at/],
+  ];
+  for (const [args, code, message] of cases) {
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", new URL("../server.ts", import.meta.url).pathname, "0", ...args],
+      env: { NO_COLOR: "1", CHAT_DB: "sqlite::memory:" },
+      stdin: "null",
+    }).output();
+    const stderr = new TextDecoder().decode(result.stderr).trim();
+    assert.equal(result.code, code, stderr);
+    assert.equal(stderr.split("\n").length, 1, stderr);
+    assert.match(stderr, message);
+  }
+});

@@ -76,6 +76,11 @@ export async function closeRedisClient(client: RedisClient): Promise<void> {
   else client.destroy();
 }
 
+/** Drops a connection at once, whatever its state (a failed connect leaves it closed). */
+export function destroyRedisClient(client: RedisClient): void {
+  if (client.isOpen) client.destroy();
+}
+
 /** Runs one Redis operation, turning any failure into a StorageError. */
 export async function storage<T>(action: string, operation: () => Promise<T>): Promise<T> {
   try {

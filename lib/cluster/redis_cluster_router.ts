@@ -16,6 +16,7 @@ import { StorageError } from "../errors.ts";
 import {
   closeRedisClient,
   createRedisClient,
+  destroyRedisClient,
   messageOf,
   type RedisClient,
   type Warn,
@@ -171,7 +172,7 @@ export class ClusterRouter implements RedisRouter {
       await probe.connect();
       return await probe.clusterSlots();
     } finally {
-      probe.destroy();
+      destroyRedisClient(probe);
     }
   }
 

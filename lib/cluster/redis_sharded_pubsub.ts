@@ -9,6 +9,7 @@ import { StorageError } from "../errors.ts";
 import {
   closeRedisClient,
   createRedisClient,
+  destroyRedisClient,
   messageOf,
   type RedisClient,
   type Warn,
@@ -101,11 +102,11 @@ export class ShardedPubSub implements PubSub {
       await client.connect();
       await client.sSubscribe(channel, (text) => subscription.listener(text));
     } catch (error) {
-      client.destroy();
+      destroyRedisClient(client);
       throw error;
     }
     if (this.#closed || this.#subscriptions.get(channel) !== subscription) {
-      client.destroy();
+      destroyRedisClient(client);
       return;
     }
     subscription.client = client;
