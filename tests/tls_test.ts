@@ -75,6 +75,37 @@ tlsTest("the real client registers, logs in and chats over TLS", async (certs) =
   }
 });
 
+tlsTest("a killed and restarted server: the client comes back with its token", async (certs) => {
+  const dir = await Deno.makeTempDir();
+  const args = [
+    "--db",
+    `sqlite:${dir}/chat.db`,
+    "--tls-cert",
+    certs.certFile,
+    "--tls-key",
+    certs.keyFile,
+  ];
+  let server = await startServer(args);
+  const { port } = server;
+  try {
+    const tls = ["--tls", "--tls-ca", certs.caFile, "localhost", String(port)];
+    assert.equal((await runClient(tls, "2\nann\npw\n")).code, 0);
+    const ann = runClient(["--reconnect-timeout", "30", ...tls], "1\nann\npw\nsleep:6000\n");
+    await waitFor(() => server.stderr().includes("user logged in"));
+    await server.stop("SIGKILL");
+    server = await startServer([...args, "--port", String(port)]);
+    const run = await ann;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^connection to server lost; reconnecting\.\.\.$/m);
+    assert.match(run.stdout, /^reconnected$/m);
+    assert.match(server.stderr(), /user logged in .*with=token/, "the password was not sent again");
+    assert.doesNotMatch(server.stderr(), /with=password/);
+  } finally {
+    await server.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 tlsTest("an untrusted certificate is one line and exit 1; so is plaintext", async (certs) => {
   const server = await tlsServer(certs);
   try {

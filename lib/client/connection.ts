@@ -8,6 +8,8 @@ const READ_BUFFER_BYTES = 16 * 1024;
 /** Largest frame accepted from the server: a login reply carrying many offline messages is big. */
 const CLIENT_MAX_FRAME = 64 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How rustls reports a TLS connection that ended without its close_notify alert. */
+const UNCLEAN_TLS_END = /close_notify/;
 
 /** The server could not be reached. */
 export class ConnectError extends Error {
@@ -199,7 +201,9 @@ export class Connection {
       }
       this.#finish(lostError(""));
     } catch (error) {
-      this.#finish(lostError(describeIoError(error)));
+      // A TLS peer that dies (or is killed) ends without close_notify: for the user, as a plain
+      // end of the connection.
+      this.#finish(lostError(UNCLEAN_TLS_END.test(String(error)) ? "" : describeIoError(error)));
     }
   }
 
