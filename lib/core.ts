@@ -20,6 +20,8 @@ import { LoginDeadlines } from "./login_deadline.ts";
 import { Redelivery } from "./redelivery.ts";
 import { DEFAULT_REGISTER_LIMIT, RegistrationLimit } from "./registration_limit.ts";
 import { SessionTokens } from "./session_tokens.ts";
+import { routeBusMessage } from "./roster/bus_route.ts";
+import { Roster } from "./roster/roster.ts";
 import { type Connection, type Inbound, type Session, SessionRegistry } from "./session.ts";
 import type { Repositories } from "./store/types.ts";
 
@@ -93,6 +95,12 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
     store: options.store,
     presence: options.presence,
     delivery,
+    roster: new Roster({
+      presence: options.presence,
+      bus: options.bus,
+      log: options.log,
+      metrics: options.metrics,
+    }),
     sessions,
     knownUsers: new KnownUsers(),
     passwords: options.passwords,
@@ -148,7 +156,7 @@ export class ChatCore {
   async start(): Promise<void> {
     const { presence, bus } = this.#options;
     await presence.clearStale();
-    await bus.subscribe(presence.nodeId, (envelope) => void this.deps.delivery.receive(envelope));
+    await bus.subscribe(presence.nodeId, (message) => routeBusMessage(message, this.deps));
     this.redelivery.watch(bus, presence);
     const idleTimeoutMs = this.#options.idleTimeoutMs ?? 90_000;
     if (idleTimeoutMs > 0) {

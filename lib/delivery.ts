@@ -6,7 +6,7 @@
 // recovers (lib/redelivery.ts), for which Delivery remembers whom it failed to route.
 
 import { setImmediate } from "node:timers";
-import type { Bus, BusMessage, Envelope, Presence } from "./cluster/types.ts";
+import type { Bus, ChatBusMessage, Envelope, Presence } from "./cluster/types.ts";
 import { DirectDelivery } from "./direct.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -86,7 +86,7 @@ export class Delivery {
   }
 
   /** Handles what another server published to this one. */
-  receive(message: BusMessage): void {
+  receive(message: ChatBusMessage): void {
     if ("reports" in message) {
       this.direct.receiveReports(message.reports);
       return;

@@ -29,6 +29,8 @@ const ROUTES = new Map<number, Route>([
   [MsgId.ADD_FRIEND, { handler: socialHandlers[MsgId.ADD_FRIEND], reply: MsgId.ACK }],
   [MsgId.CREATE_GROUP, { handler: socialHandlers[MsgId.CREATE_GROUP], reply: MsgId.ACK }],
   [MsgId.ADD_GROUP, { handler: socialHandlers[MsgId.ADD_GROUP], reply: MsgId.ACK }],
+  [MsgId.REMOVE_FRIEND, { handler: socialHandlers[MsgId.REMOVE_FRIEND], reply: MsgId.ACK }],
+  [MsgId.LEAVE_GROUP, { handler: socialHandlers[MsgId.LEAVE_GROUP], reply: MsgId.ACK }],
   [MsgId.RECEIPT, { handler: messageHandlers[MsgId.RECEIPT], reply: MsgId.ACK }],
   [MsgId.HISTORY, { handler: messageHandlers[MsgId.HISTORY], reply: MsgId.ACK }],
   [MsgId.PING, { handler: messageHandlers[MsgId.PING], reply: MsgId.ACK }],

@@ -18,6 +18,10 @@ export const MsgId = {
   HISTORY: 14,
   PING: 15,
   NOTICE: 16,
+  PRESENCE: 17,
+  ROSTER: 18,
+  REMOVE_FRIEND: 19,
+  LEAVE_GROUP: 20,
   CHANGE_PASSWORD: 21,
 } as const;
 
@@ -92,6 +96,28 @@ export type GroupChatPush = {
 };
 
 export type ChatPush = OneChatPush | GroupChatPush;
+
+/** A friend's cluster-wide state changed (msgid 17, server → client). */
+export type PresencePush = {
+  msgid: typeof MsgId.PRESENCE;
+  id: number;
+  name: string;
+  state: PresenceState;
+};
+
+/** A change to the user's friends or groups made by someone else (msgid 18, server → client). */
+export type RosterPush =
+  & { msgid: typeof MsgId.ROSTER }
+  & (
+    | { event: "friend_added"; friend: FriendView }
+    | { event: "friend_removed"; id: number }
+    | { event: "member_joined"; groupid: number; user: GroupMemberView }
+    /** `creator`: the member who became creator, when the one who left was. */
+    | { event: "member_left"; groupid: number; id: number; creator?: number }
+  );
+
+/** A push about the roster: never stored, lost when the user is not online. */
+export type RosterUpdate = PresencePush | RosterPush;
 
 /** Counts the characters (code points) of `text`, the unit of every limit; stops at `stopAt`. */
 export function countCodePoints(text: string, stopAt = Infinity): number {

@@ -1,7 +1,7 @@
 // The one contract every Presence/Bus implementation must pass (in-process and Redis run it).
 
 import assert from "node:assert/strict";
-import type { Bus, BusMessage, Envelope, Presence } from "../lib/cluster/types.ts";
+import type { Bus, BusMessage, Envelope, Presence, RosterEnvelope } from "../lib/cluster/types.ts";
 
 export interface ClusterNode {
   presence: Presence;
@@ -11,6 +11,8 @@ export interface ClusterNode {
 /** Nodes sharing one fresh, empty cluster. `close` closes every node it made (idempotent). */
 export interface TestCluster {
   node(nodeId: string): Promise<ClusterNode>;
+  /** Plays the sudden death of a node: it stops being alive without a word. */
+  kill(nodeId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -106,6 +108,33 @@ export function clusterContract(
     assert.equal(await b.presence.claim(1), true);
   });
 
+  test("presence epochs grow with each session of a user", async (cluster) => {
+    const a = await cluster.node("A");
+    const b = await cluster.node("B");
+    const first = await a.presence.nextEpoch(1);
+    const second = await b.presence.nextEpoch(1);
+    const other = await a.presence.nextEpoch(2);
+    assert.ok(second > first, `${second} > ${first}`);
+    assert.ok(Number.isSafeInteger(other));
+    assert.deepEqual(await b.presence.epochs([1, 2, 3]), new Map([[1, second], [2, other]]));
+    assert.deepEqual(await b.presence.epochs([]), new Map());
+  });
+
+  test("a node that dies is reported gone to the others, and its users are offline", async (cluster) => {
+    const a = await cluster.node("A");
+    const b = await cluster.node("B");
+    await a.presence.clearStale();
+    await b.presence.clearStale();
+    const gone: string[] = [];
+    b.presence.onNodeGone((nodeId) => gone.push(nodeId));
+    await a.presence.claim(1);
+    await b.presence.claim(2);
+    await cluster.kill("A");
+    await waitFor(() => gone.includes("A"), "node A reported gone");
+    assert.deepEqual(await b.presence.locate([1, 2]), new Map([[2, "B"]]));
+    assert.ok(!gone.includes("B"), "a node is never told of its own end");
+  });
+
   test("ping answers true while the backend is up", async (cluster) => {
     const a = await cluster.node("A");
     assert.equal(await a.presence.ping(), true);
@@ -140,6 +169,26 @@ export function clusterContract(
     assert.equal(await b.bus.publish("A", reports), true);
     assert.deepEqual(await inbox.next(), asking);
     assert.deepEqual(await inbox.next(), reports);
+  });
+
+  test("roster updates arrive intact, with and without their subject", async (cluster) => {
+    const a = await cluster.node("A");
+    const b = await cluster.node("B");
+    const inbox = collect(a.bus, "A");
+    await inbox.ready;
+    const presence: RosterEnvelope = {
+      to: [1, 2],
+      event: { msgid: 17, id: 3, name: "张三 🐉", state: "online" },
+      subject: { node: "B", epoch: 1_765_000_000_001 },
+    };
+    const roster: RosterEnvelope = {
+      to: [4],
+      event: { msgid: 18, event: "member_left", groupid: 5, id: 3, creator: 6 },
+    };
+    assert.equal(await b.bus.publish("A", presence), true);
+    assert.equal(await b.bus.publish("A", roster), true);
+    assert.deepEqual(await inbox.next(), presence);
+    assert.deepEqual(await inbox.next(), roster);
   });
 
   test("publish to a node nobody subscribes to returns false", async (cluster) => {

@@ -12,6 +12,10 @@ clusterContract("in-process", () => {
       nodes.push(node);
       return Promise.resolve(node);
     },
+    kill(nodeId: string) {
+      cluster.kill(nodeId);
+      return Promise.resolve();
+    },
     async close() {
       for (const { presence, bus } of nodes) {
         await presence.close();

@@ -14,6 +14,7 @@ import {
   SingleRedisRouter,
 } from "../lib/cluster/redis_router.ts";
 import calculateSlot from "cluster-key-slot";
+import { RedisNodeWatch } from "../lib/cluster/redis_node_watch.ts";
 import { Errno, StorageError } from "../lib/errors.ts";
 import {
   clusterContract,
@@ -41,9 +42,21 @@ function redisCluster(): Promise<RedisTestCluster> {
   return Promise.resolve({
     prefix,
     async node(nodeId: string, options: NodeOptions = {}) {
-      const node = await connectRedisCluster({ url: REDIS_URL, nodeId, prefix, ...options });
+      // A long liveness TTL: a node stays dead once kill() deleted its key (no heartbeat
+      // brings it back in the test's time); others are checked for having gone every 50 ms.
+      const node = await connectRedisCluster({
+        url: REDIS_URL,
+        nodeId,
+        prefix,
+        livenessTtlMs: 60_000,
+        nodeWatchMs: 50,
+        ...options,
+      });
       nodes.push(node);
       return node;
+    },
+    async kill(nodeId: string) {
+      await withAdmin((admin) => admin.del(new RedisKeys(prefix).alive(nodeId)));
     },
     async close() {
       for (const { presence, bus } of nodes) {
@@ -412,6 +425,8 @@ redisTest("a heartbeat costs one command however many users the node holds", asy
     keys: new RedisKeys(cluster.prefix),
     nodeId: "A",
     livenessTtlMs: 300,
+    // The watch for other nodes' ends has its own period (a few commands per node, per second).
+    nodeWatchMs: 3_600_000,
     warn: () => {},
     releaseRouter: () => router.close(),
   });
@@ -492,6 +507,44 @@ redisTest(
       assert.equal(await withAdmin((admin) => admin.get(keys.user(2))), "A");
     } finally {
       await presence.close();
+    }
+  },
+);
+
+redisTest(
+  "the node watch reports a node that started again, and one that shut down",
+  async (cluster) => {
+    const router = new SingleRedisRouter(
+      await openRedisClient(REDIS_URL, "watch-test", () => {}),
+      () => {},
+    );
+    const watch = new RedisNodeWatch({
+      router,
+      keys: new RedisKeys(cluster.prefix),
+      nodeId: "W",
+      periodMs: 3_600_000,
+      warn: () => {},
+    });
+    const gone: string[] = [];
+    watch.onGone((nodeId) => gone.push(nodeId));
+    // The earlier life stays connected but stops checking (and re-announcing) on its own.
+    const quiet = { nodeWatchMs: 3_600_000 };
+    try {
+      const first = await cluster.node("A", quiet);
+      await first.presence.clearStale();
+      await watch.check();
+      assert.deepEqual(gone, []);
+      const again = await cluster.node("A", quiet);
+      await again.presence.clearStale();
+      await watch.check();
+      await watch.check();
+      assert.deepEqual(gone, ["A"], "a new life: the earlier one ended, reported once");
+      await again.presence.close();
+      await watch.check();
+      assert.deepEqual(gone, ["A", "A"], "it shut down");
+    } finally {
+      await watch.close();
+      await router.close();
     }
   },
 );

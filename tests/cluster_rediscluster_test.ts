@@ -45,10 +45,23 @@ function redisClusterCluster(): Promise<ClusterOnRedis> {
         nodeId,
         prefix,
         warn: () => {},
+        // A dead node stays dead once kill() deleted its alive key (no heartbeat brings it back
+        // in the test's time); others are checked for having gone every 50 ms.
+        livenessTtlMs: 60_000,
+        nodeWatchMs: 50,
         ...options,
       });
       nodes.push(node);
       return node;
+    },
+    async kill(nodeId: string) {
+      const router = await ClusterRouter.connect(seeds(), "test-kill", () => {});
+      try {
+        const alive = new RedisKeys(prefix).alive(nodeId);
+        await router.run("kill", alive, (client) => client.del(alive));
+      } finally {
+        await router.close();
+      }
     },
     async close() {
       for (const { presence, bus } of nodes) {

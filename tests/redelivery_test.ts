@@ -53,7 +53,10 @@ function flakyPresence(inner: Presence, state: { down: boolean }): Presence {
     claim: (userId) => inner.claim(userId),
     release: (userId) => inner.release(userId),
     locate: (userIds) => state.down ? Promise.reject(unreachable()) : inner.locate(userIds),
+    nextEpoch: (userId) => inner.nextEpoch(userId),
+    epochs: (userIds) => inner.epochs(userIds),
     clearStale: () => inner.clearStale(),
+    onNodeGone: (listener) => inner.onNodeGone(listener),
     ping: () => Promise.resolve(!state.down),
     close: () => inner.close(),
   };

@@ -100,6 +100,75 @@ export function storeContract(
     assert.deepEqual(await store.groups.memberIds(groupId + 1000), []);
   });
 
+  test("removing a friend ends the friendship both ways, once", async (store) => {
+    const a = await store.users.create("a", "h");
+    const b = await store.users.create("b", "h");
+    const c = await store.users.create("c", "h");
+    await store.friends.add(a, b);
+    await store.friends.add(a, c);
+    assert.equal(await store.friends.remove(b, a), true);
+    assert.deepEqual((await store.friends.list(a)).map((f) => f.id), [c]);
+    assert.deepEqual(await store.friends.list(b), []);
+    assert.equal(await store.friends.remove(a, b), false);
+    assert.equal(await store.friends.remove(b, c), false);
+    await store.friends.add(b, a);
+    assert.deepEqual((await store.friends.list(a)).map((f) => f.id), [b, c]);
+  });
+
+  test("members lists names and roles; leaving removes only that member", async (store) => {
+    const owner = await store.users.create("owner", "h");
+    const joiner = await store.users.create("joiner", "h");
+    const outsider = await store.users.create("outsider", "h");
+    const groupId = await store.groups.create(owner, "devs", "");
+    assert.equal(await store.groups.join(groupId, joiner), "normal");
+    assert.deepEqual((await store.groups.members(groupId)).map((m) => ({ ...m })), [
+      { id: owner, name: "owner", role: "creator" },
+      { id: joiner, name: "joiner", role: "normal" },
+    ]);
+    assert.deepEqual(await store.groups.members(groupId + 1000), []);
+    assert.equal(await store.groups.leave(groupId, outsider), null);
+    assert.deepEqual(await store.groups.leave(groupId, joiner), { newCreator: null });
+    assert.equal(await store.groups.leave(groupId, joiner), null);
+    assert.equal(await store.groups.isMember(groupId, joiner), false);
+    assert.deepEqual(await store.groups.memberIds(groupId), [owner]);
+    assert.deepEqual(await store.groups.listForUser(joiner), []);
+    assert.equal(await store.groups.join(groupId, joiner), "normal");
+  });
+
+  test("when the creator leaves, the member who joined earliest becomes creator", async (store) => {
+    const owner = await store.users.create("owner", "h");
+    const lowId = await store.users.create("low", "h");
+    const highId = await store.users.create("high", "h");
+    const groupId = await store.groups.create(owner, "devs", "");
+    await store.groups.join(groupId, highId);
+    // Join times are kept to the millisecond: let the next join come a few later.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.groups.join(groupId, lowId);
+    assert.deepEqual(await store.groups.leave(groupId, owner), { newCreator: highId });
+    assert.deepEqual((await store.groups.members(groupId)).map((m) => [m.id, m.role]), [
+      [lowId, "normal"],
+      [highId, "creator"],
+    ]);
+    assert.deepEqual(await store.groups.leave(groupId, highId), { newCreator: lowId });
+    assert.deepEqual(await store.groups.memberIds(groupId), [lowId]);
+  });
+
+  test("a group whose last member left is kept, and its next member is creator", async (store) => {
+    const owner = await store.users.create("owner", "h");
+    const next = await store.users.create("next", "h");
+    const groupId = await store.groups.create(owner, "devs", "kept");
+    assert.deepEqual(await store.groups.leave(groupId, owner), { newCreator: null });
+    assert.deepEqual(await store.groups.memberIds(groupId), []);
+    assert.equal((await store.groups.findById(groupId))?.groupdesc, "kept");
+    await assert.rejects(store.groups.create(next, "devs", ""), conflict);
+    assert.equal(await store.groups.join(groupId, next), "creator");
+    assert.equal(await store.groups.join(groupId, owner), "normal");
+    assert.deepEqual((await store.groups.members(groupId)).map((m) => [m.id, m.role]), [
+      [owner, "normal"],
+      [next, "creator"],
+    ]);
+  });
+
   test("a taken group name is CONFLICT and leaves no half-made group", async (store) => {
     const owner = await store.users.create("owner", "h");
     await store.groups.create(owner, "team", "");

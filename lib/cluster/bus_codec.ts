@@ -3,7 +3,7 @@
 // on Redis is the one the in-process tests exercise); decoding checks each message's shape, and
 // reports what is not a bus message as undefined in its place rather than throwing.
 
-import type { BusMessage, DirectReport } from "./types.ts";
+import type { BusMessage, DirectReport, RosterEnvelope } from "./types.ts";
 
 /** The text of one publish carrying `messages` (at least one), in order. */
 export function encodeBusMessages(messages: readonly BusMessage[]): string {
@@ -37,6 +37,9 @@ function busMessageOf(value: unknown): BusMessage | undefined {
   if (Array.isArray(value.reports)) {
     return value.reports.every(isReport) ? { reports: value.reports, ...sentAt } : undefined;
   }
+  if (isObject(value.event) && isIdList(value.to)) {
+    return rosterEnvelopeOf(value.to, value.event, value.subject, sentAt);
+  }
   if (!isObject(value.push) || !isIdList(value.to)) return undefined;
   const reply = value.reply;
   if (reply === undefined) return { to: value.to, push: value.push, ...sentAt };
@@ -49,6 +52,21 @@ function busMessageOf(value: unknown): BusMessage | undefined {
     reply: { node: reply.node, ticket: reply.ticket as number },
     ...sentAt,
   };
+}
+
+function rosterEnvelopeOf(
+  to: number[],
+  event: Record<string, unknown>,
+  subject: unknown,
+  sentAt: { sentAt?: number },
+): RosterEnvelope | undefined {
+  if (subject === undefined) return { to, event, ...sentAt };
+  if (
+    !isObject(subject) || typeof subject.node !== "string" || !Number.isSafeInteger(subject.epoch)
+  ) {
+    return undefined;
+  }
+  return { to, event, subject: { node: subject.node, epoch: subject.epoch as number }, ...sentAt };
 }
 
 function isReport(value: unknown): value is DirectReport {

@@ -22,6 +22,8 @@ export interface RedisClusterOptions {
   prefix?: string;
   /** How long a node counts as alive after its last heartbeat; default 6000 ms. */
   livenessTtlMs?: number;
+  /** How often the other nodes are checked for having gone; default 1000 ms. */
+  nodeWatchMs?: number;
   /** Where connection problems and malformed bus messages are reported; default console.warn. */
   warn?: Warn;
 }
@@ -70,6 +72,7 @@ export async function connectRedisCluster(
       keys,
       nodeId,
       livenessTtlMs,
+      nodeWatchMs: options.nodeWatchMs,
       warn,
       releaseRouter,
     });

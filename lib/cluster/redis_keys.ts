@@ -22,6 +22,16 @@ export class RedisKeys {
     return `${this.prefix}node:{${nodeId}}:users`;
   }
 
+  /** The latest presence epoch taken for a user (a key of its own, like the user key). */
+  epoch(userId: number): string {
+    return `${this.prefix}epoch:${userId}`;
+  }
+
+  /** The hash of the cluster's nodes: node id -> the token of its current life (one key). */
+  nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+
   /** The pub/sub channel of a node (a sharded channel on a Redis Cluster). */
   channel(nodeId: string): string {
     return `${this.prefix}bus:{${nodeId}}`;

@@ -11,11 +11,14 @@
 // flushed or failed over without it says so; and the router reports every reconnect and every
 // change of master, after which the last writes to that shard may be gone. Either way the node
 // repairs what it knows: marks its users again where their key is missing and releases again
-// whom it released in the last 10 s.
+// whom it released in the last 10 s. Presence epochs live in redis_epochs.ts, and the watch for
+// other nodes' ends in redis_node_watch.ts.
 
-import type { Presence, RecoveryListener } from "./types.ts";
+import type { NodeGoneListener, Presence, RecoveryListener } from "./types.ts";
 import { messageOf, type RedisClient, type Warn } from "./redis_client.ts";
 import type { RedisKeys } from "./redis_keys.ts";
+import { nextEpoch, readEpochs } from "./redis_epochs.ts";
+import { NODE_WATCH_MS, RedisNodeWatch } from "./redis_node_watch.ts";
 import { getMany, inWaves, notifyAll, type RedisRouter } from "./redis_router.ts";
 import {
   BEAT,
@@ -40,6 +43,8 @@ export interface RedisPresenceOptions {
   keys: RedisKeys;
   nodeId: string;
   livenessTtlMs: number;
+  /** How often other nodes are checked for having gone; NODE_WATCH_MS by default. */
+  nodeWatchMs?: number;
   warn: Warn;
   /** Called once when the presence no longer needs the router. */
   releaseRouter: () => Promise<void>;
@@ -70,6 +75,7 @@ export class RedisPresence implements Presence {
    * every slot, undefined when none is due.
    */
   #dueSlots: Set<number> | null | undefined;
+  readonly #nodeWatch: RedisNodeWatch;
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
   static async start(options: RedisPresenceOptions): Promise<RedisPresence> {
@@ -90,6 +96,14 @@ export class RedisPresence implements Presence {
     const period = Math.max(1, Math.floor(options.livenessTtlMs / 3));
     this.#heartbeat = setInterval(() => this.#beat(), period);
     options.router.onRestored((slots) => this.#repairSoon(slots));
+    this.#nodeWatch = new RedisNodeWatch({
+      router: options.router,
+      keys: options.keys,
+      nodeId: options.nodeId,
+      periodMs: options.nodeWatchMs ?? NODE_WATCH_MS,
+      warn: options.warn,
+      now: this.#now,
+    });
   }
 
   claim(userId: number): Promise<boolean> {
@@ -213,12 +227,25 @@ export class RedisPresence implements Presence {
     return await this.#run("claim", aliveKey, (client) => client.exists(aliveKey)) === 1;
   }
 
+  nextEpoch(userId: number): Promise<number> {
+    return nextEpoch(this.#options.router, this.#options.keys, userId, this.#now());
+  }
+
+  epochs(userIds: readonly number[]): Promise<Map<number, number>> {
+    return readEpochs(this.#options.router, this.#options.keys, userIds);
+  }
+
   onRecovered(listener: RecoveryListener): void {
     this.#recoveryListeners.push(listener);
   }
 
+  onNodeGone(listener: NodeGoneListener): void {
+    this.#nodeWatch.onGone(listener);
+  }
+
   async clearStale(): Promise<void> {
     await this.#forget(this.#options.livenessTtlMs);
+    await this.#nodeWatch.announce();
   }
 
   ping(): Promise<boolean> {
@@ -230,10 +257,12 @@ export class RedisPresence implements Presence {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#heartbeat);
+    this.#nodeWatch.stop();
     this.#recoveryListeners.length = 0;
     await this.#repairing;
     try {
       await this.#forget(0);
+      await this.#nodeWatch.close();
     } catch (error) {
       this.#options.warn(`${messageOf(error)}; its users lapse with the liveness TTL`);
     }

@@ -30,13 +30,41 @@ export interface DirectReport {
   taken: number[];
 }
 
+/** What chat delivery sends on the bus. */
+export type ChatBusMessage = Envelope | ReportEnvelope;
+
+/**
+ * A roster update (a PRESENCE or ROSTER push) for users said to be on one node. Never stored:
+ * what finds no session is dropped (the next login shows the fresh roster).
+ */
+export interface RosterEnvelope {
+  to: number[];
+  /** The push, written as it is to each recipient who takes it. */
+  event: Frame;
+  /** For a PRESENCE push and friend_added: where the user it is about is, and in which session. */
+  subject?: PresenceStamp;
+  sentAt?: number;
+}
+
+/** A user's session: the node it is on and its presence epoch (see Presence.nextEpoch). */
+export interface PresenceStamp {
+  node: string;
+  epoch: number;
+}
+
 /** What travels on the bus. */
-export type BusMessage = Envelope | ReportEnvelope;
+export type BusMessage = ChatBusMessage | RosterEnvelope;
 
 export type EnvelopeHandler = (message: BusMessage) => void;
 
 /** Told that pushes may have missed their recipients while a backend was away. */
 export type RecoveryListener = () => void;
+
+/**
+ * Told that a life of node `nodeId` ended (the node died, shut down, or started again): the
+ * users it held then are offline, unless they have logged in again since.
+ */
+export type NodeGoneListener = (nodeId: string) => void;
 
 export interface Bus {
   /** Delivers every envelope published to `nodeId` to `handler`, until close. */
@@ -65,8 +93,23 @@ export interface Presence {
   release(userId: number): Promise<void>;
   /** For each given user online anywhere in the cluster, the node holding them. */
   locate(userIds: readonly number[]): Promise<Map<number, string>>;
-  /** Forgets presence this node left behind in an earlier life (called once at start). */
+  /**
+   * A presence epoch for a session of the user starting now: larger than every earlier one of
+   * theirs, so that of two presence events about one user, the later session's can be told.
+   */
+  nextEpoch(userId: number): Promise<number>;
+  /** The latest epoch taken for each given user who has one. */
+  epochs(userIds: readonly number[]): Promise<Map<number, number>>;
+  /**
+   * Forgets presence this node left behind in an earlier life (called once at start), then
+   * tells the other nodes that this life began (they report the earlier one gone).
+   */
   clearStale(): Promise<void>;
+  /**
+   * Calls `listener` each time another node's life ends (see NodeGoneListener), within a few
+   * seconds; the Redis presence notices a killed node once its liveness key lapses.
+   */
+  onNodeGone(listener: NodeGoneListener): void;
   /** True when the presence backend answers. */
   ping(): Promise<boolean>;
   /**

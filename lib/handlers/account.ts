@@ -69,12 +69,17 @@ export const login: Handler = async (session, request, deps) => {
   session.receipts = receipts;
   deps.delivery.hold(user.id, session);
   deps.sessions.add(user.id, session);
+  deps.roster.begin(session.user, session);
   try {
     const token = "token" in credential
       ? { token: credential.token, hash: redeemed as string }
       : await deps.tokens.issue(user.id);
     session.tokenHash = token.hash;
-    const view = await loginView(user.id, deps);
+    const [, view] = await Promise.all([
+      deps.roster.takeEpoch(user.id, session),
+      loginView(user.id, deps),
+    ]);
+    const friends = await deps.roster.online(user.id, session, view.friends, view.located);
     deps.metrics?.pendingDropped(view.offline.dropped);
     deps.log.info("user logged in", {
       user: user.id,
@@ -88,13 +93,16 @@ export const login: Handler = async (session, request, deps) => {
         name: user.name,
         node: deps.presence.nodeId,
         token: token.token,
-        friends: view.friends,
+        friends,
         groups: view.groups,
         offlinemsg: view.offline.first,
         offlinemore: view.offline.rest.length,
         offlinedropped: view.offline.dropped,
       },
-      afterReply: () => sendBacklog(session, view.offline, deps),
+      afterReply: () => {
+        deps.roster.release(user.id, session);
+        return sendBacklog(session, view.offline, deps);
+      },
     };
   } catch (error) {
     await endSession(session, deps);
@@ -157,7 +165,10 @@ export const changePassword: Handler = async (session, request, deps) => {
   return { body: { token: token.token } };
 };
 
-/** Marks the session's user offline (logout or lost connection). Never throws. */
+/**
+ * Marks the session's user offline (logout or lost connection) and tells their friends. Never
+ * throws.
+ */
 export async function endSession(session: Session, deps: ChatDeps): Promise<void> {
   const user = session.user;
   if (!user) return;
@@ -166,6 +177,7 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
   session.tokenHash = null;
   deps.sessions.remove(user.id, session);
   deps.delivery.release(user.id, session, new Set());
+  deps.roster.offline(user.id, session);
   try {
     await deps.presence.release(user.id);
   } catch (error) {

@@ -68,7 +68,10 @@ export const groupChat: Handler = async (session, request, deps) => {
   const msg = textField(request, "msg", 1, Limits.msgMax);
   const key = idempotencyKey(request);
   const members = await deps.store.groups.memberIds(groupid);
-  if (members.length === 0) throw new ChatError(Errno.NOT_FOUND, `no group with id ${groupid}`);
+  // A group whose last member left has no members but still exists.
+  if (members.length === 0 && !await deps.store.groups.findById(groupid)) {
+    throw new ChatError(Errno.NOT_FOUND, `no group with id ${groupid}`);
+  }
   if (!members.includes(sender.id)) {
     throw new ChatError(Errno.CONFLICT, `you are not a member of group ${groupid}`);
   }

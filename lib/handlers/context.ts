@@ -13,6 +13,7 @@ import type { Frame } from "../protocol.ts";
 import type { RegistrationLimit } from "../registration_limit.ts";
 import type { SessionTokens } from "../session_tokens.ts";
 import type { Session, SessionRegistry } from "../session.ts";
+import type { Roster } from "../roster/roster.ts";
 import type { Repositories } from "../store/types.ts";
 
 /** Password hashing; work not started when `signal` aborts is skipped (CancelledError). */
@@ -28,6 +29,8 @@ export interface ChatDeps {
   store: Repositories;
   presence: Presence;
   delivery: Delivery;
+  /** Presence and roster updates to the users concerned (lib/roster/roster.ts). */
+  roster: Roster;
   sessions: SessionRegistry;
   /** User ids known to exist (bounded), so a chat message does not read its recipient's row. */
   knownUsers: KnownUsers;

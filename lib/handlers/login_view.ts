@@ -1,13 +1,17 @@
 // What a user sees at login: friends and groups with cluster-wide presence, and the pushes that
-// waited for them while they were offline.
+// waited for them while they were offline. The friends' states are settled by the roster
+// (lib/roster/roster.ts), which merges what changed while this was read.
 
-import type { FriendView, GroupView, PresenceState } from "../protocol.ts";
+import type { GroupView, PresenceState } from "../protocol.ts";
+import type { UserSummary } from "../store/types.ts";
 import { type Backlog, splitBacklog } from "./backlog.ts";
 import { pushOf } from "./chat.ts";
 import type { ChatDeps } from "./context.ts";
 
 export interface LoginView {
-  friends: FriendView[];
+  friends: UserSummary[];
+  /** The node of each friend and group member online. */
+  located: Map<number, string>;
   groups: GroupView[];
   offline: Backlog;
 }
@@ -24,11 +28,8 @@ export async function loginView(userId: number, deps: ChatDeps): Promise<LoginVi
   const online = await deps.presence.locate([...everyone]);
   const state = (id: number): PresenceState => online.has(id) ? "online" : "offline";
   return {
-    friends: friends.map((friend) => ({
-      id: friend.id,
-      name: friend.name,
-      state: state(friend.id),
-    })),
+    friends,
+    located: online,
     groups: groups.map((group) => ({
       id: group.id,
       groupname: group.groupname,

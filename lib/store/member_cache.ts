@@ -1,10 +1,10 @@
 // Group member lists kept between messages, so a group message on the embedded store does not
-// read every member row again. Memberships only grow (there is no leave), but another process may
-// share the SQLite file: the whole cache is dropped whenever another connection has committed
-// anything since the last look (`PRAGMA data_version`, about 8 us, so looked at once per
-// event-loop turn: a commit elsewhere is seen from the next turn on), and this connection's own
-// changes forget the group they touch at once. At most `capacity` groups are kept (10,000 by
-// default); past that the one used least recently is forgotten.
+// read every member row again. Another process may share the SQLite file: the whole cache is
+// dropped whenever another connection has committed anything since the last look (`PRAGMA
+// data_version`, about 8 us, so looked at once per event-loop turn: a commit elsewhere is seen
+// from the next turn on), and this connection's own joins and leaves forget their group at once.
+// At most `capacity` groups are kept (10,000 by default); past that the one used least recently
+// is forgotten.
 
 import { setImmediate } from "node:timers";
 

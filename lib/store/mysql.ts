@@ -3,7 +3,7 @@
 // schema.sql when they are missing.
 
 import mysql from "mysql2/promise";
-import type { Connection, Pool, RowDataPacket } from "mysql2/promise";
+import type { Connection, Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { StorageError } from "../errors.ts";
 import type { ServerFeatures } from "./mysql_append.ts";
 import { mysqlMessages } from "./mysql_messages.ts";
@@ -17,7 +17,8 @@ import {
   run,
   select,
 } from "./mysql_support.ts";
-import { groupRows } from "./sqlite.ts";
+import type { GroupRole } from "../protocol.ts";
+import { groupRows, toMember } from "./sqlite.ts";
 import {
   DEFAULT_PENDING_CAP,
   type FriendRepository,
@@ -223,6 +224,12 @@ function friendRepository(pool: Pool): FriendRepository {
           await modify(connection, sql, [a, b]);
           await modify(connection, sql, [b, a]);
         }), "already friends"),
+    remove: (a, b) =>
+      run(async () => {
+        const sql = `DELETE FROM Friend
+                     WHERE (userid = ? AND friendid = ?) OR (userid = ? AND friendid = ?)`;
+        return (await modify(pool, sql, [a, b, b, a])).affectedRows > 0;
+      }),
     list: (userId) =>
       run(async () => {
         const sql = `SELECT u.id, u.name FROM Friend f JOIN User u ON u.id = f.friendid
@@ -255,10 +262,48 @@ function groupRepository(pool: Pool): GroupRepository {
         return toGroup(await select(pool, sql, [groupId]));
       }),
     join: (groupId, userId) =>
-      run(async () => {
-        const sql = "INSERT INTO GroupUser (groupid, userid, grouprole) VALUES (?, ?, 'normal')";
-        await modify(pool, sql, [groupId, userId]);
-      }, "already a member of this group"),
+      run(() =>
+        inTransaction(pool, async (connection) => {
+          await lockGroup(connection, groupId);
+          const anyone = "SELECT 1 FROM GroupUser WHERE groupid = ? LIMIT 1";
+          const role: GroupRole = (await select(connection, anyone, [groupId])).length === 0
+            ? "creator"
+            : "normal";
+          const sql = "INSERT INTO GroupUser (groupid, userid, grouprole) VALUES (?, ?, ?)";
+          await modify(connection, sql, [groupId, userId, role]);
+          return role;
+        }), "already a member of this group"),
+    leave: (groupId, userId) =>
+      run(() =>
+        inTransaction(pool, async (connection) => {
+          await lockGroup(connection, groupId);
+          const [member] = await select(
+            connection,
+            "SELECT grouprole FROM GroupUser WHERE groupid = ? AND userid = ?",
+            [groupId, userId],
+          );
+          if (!member) return null;
+          await modify(connection, "DELETE FROM GroupUser WHERE groupid = ? AND userid = ?", [
+            groupId,
+            userId,
+          ]);
+          if (member.grouprole !== "creator") return { newCreator: null };
+          const [earliest] = await select(
+            connection,
+            `SELECT userid FROM GroupUser WHERE groupid = ?
+             ORDER BY joined_at, userid LIMIT 1`,
+            [groupId],
+          );
+          if (!earliest) return { newCreator: null };
+          const newCreator = Number(earliest.userid);
+          await modify(
+            connection,
+            "UPDATE GroupUser SET grouprole = 'creator' WHERE groupid = ? AND userid = ?",
+            [groupId, newCreator],
+          );
+          return { newCreator };
+        })
+      ),
     isMember: (groupId, userId) =>
       run(async () => {
         const sql = "SELECT 1 FROM GroupUser WHERE groupid = ? AND userid = ?";
@@ -268,6 +313,13 @@ function groupRepository(pool: Pool): GroupRepository {
       run(async () => {
         const sql = "SELECT userid FROM GroupUser WHERE groupid = ? ORDER BY userid";
         return (await select(pool, sql, [groupId])).map((row) => Number(row.userid));
+      }),
+    members: (groupId) =>
+      run(async () => {
+        const sql = `SELECT u.id AS user_id, u.name, m.grouprole AS role
+                     FROM GroupUser m JOIN User u ON u.id = m.userid
+                     WHERE m.groupid = ? ORDER BY u.id`;
+        return (await select(pool, sql, [groupId])).map(toMember);
       }),
     listForUser: (userId) =>
       run(async () => {
@@ -282,6 +334,14 @@ function groupRepository(pool: Pool): GroupRepository {
         return groupRows(await select(pool, sql, [userId]));
       }),
   };
+}
+
+/**
+ * Locks the group's row until the transaction ends, so that the joins and leaves of one group
+ * happen one at a time (who becomes creator depends on who else is a member).
+ */
+async function lockGroup(connection: PoolConnection, groupId: number): Promise<void> {
+  await select(connection, "SELECT id FROM AllGroup WHERE id = ? FOR UPDATE", [groupId]);
 }
 
 function toUser([row]: RowDataPacket[]): UserRecord | null {

@@ -59,7 +59,10 @@ CREATE TABLE IF NOT EXISTS AllGroup (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Group membership. The creator has grouprole 'creator', everyone who joins later 'normal'.
--- The primary key serves "members of a group"; group_user_by_userid serves "groups of a user".
+-- When the creator leaves, the member who joined earliest (joined_at, then the lower userid)
+-- becomes creator; a group whose last member left is kept, and whoever joins it next is its
+-- creator. The primary key serves "members of a group"; group_user_by_userid serves "groups of
+-- a user".
 CREATE TABLE IF NOT EXISTS GroupUser (
   groupid INT NOT NULL,
   userid INT NOT NULL,

@@ -13,6 +13,7 @@ import { sqliteTokens, TOKEN_SCHEMA } from "./sqlite_tokens.ts";
 import {
   DEFAULT_PENDING_CAP,
   type FriendRepository,
+  type GroupMemberRecord,
   type GroupRecord,
   type GroupRepository,
   type GroupWithMembers,
@@ -170,6 +171,13 @@ class SqliteStore implements Repositories {
             insert.run(a, b);
             insert.run(b, a);
           }), "already friends"),
+      remove: (a, b) =>
+        run(() =>
+          sql(
+            `DELETE FROM friends
+             WHERE (user_id = ? AND friend_id = ?) OR (user_id = ? AND friend_id = ?)`,
+          ).run(a, b, b, a).changes > 0
+        ),
       list: (userId) =>
         run(() =>
           sql(
@@ -196,11 +204,39 @@ class SqliteStore implements Repositories {
           toGroup(sql("SELECT id, groupname, groupdesc FROM chat_groups WHERE id = ?").get(groupId))
         ),
       join: (groupId, userId) =>
-        run(() => {
-          members.forget(groupId);
-          sql("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, 'normal')")
-            .run(groupId, userId);
-        }, "already a member of this group"),
+        run(() =>
+          tx(() => {
+            members.forget(groupId);
+            const empty = sql("SELECT 1 AS one FROM group_members WHERE group_id = ? LIMIT 1")
+              .get(groupId) === undefined;
+            const role: GroupRole = empty ? "creator" : "normal";
+            sql("INSERT INTO group_members (group_id, user_id, role) VALUES (?, ?, ?)")
+              .run(groupId, userId, role);
+            return role;
+          }), "already a member of this group"),
+      leave: (groupId, userId) =>
+        run(() =>
+          tx(() => {
+            const member = sql("SELECT role FROM group_members WHERE group_id = ? AND user_id = ?")
+              .get(groupId, userId);
+            if (!member) return null;
+            members.forget(groupId);
+            sql("DELETE FROM group_members WHERE group_id = ? AND user_id = ?").run(
+              groupId,
+              userId,
+            );
+            if (member.role !== "creator") return { newCreator: null };
+            const earliest = sql(
+              `SELECT user_id FROM group_members WHERE group_id = ?
+               ORDER BY joined_at, user_id LIMIT 1`,
+            ).get(groupId);
+            if (!earliest) return { newCreator: null };
+            const newCreator = Number(earliest.user_id);
+            sql("UPDATE group_members SET role = 'creator' WHERE group_id = ? AND user_id = ?")
+              .run(groupId, newCreator);
+            return { newCreator };
+          })
+        ),
       isMember: (groupId, userId) =>
         run(() =>
           sql("SELECT 1 AS one FROM group_members WHERE group_id = ? AND user_id = ?")
@@ -214,6 +250,13 @@ class SqliteStore implements Repositories {
               sql("SELECT user_id FROM group_members WHERE group_id = ? ORDER BY user_id")
                 .all(groupId).map((row) => Number(row.user_id)),
           )
+        ),
+      members: (groupId) =>
+        run(() =>
+          sql(
+            `SELECT u.id AS user_id, u.name, m.role FROM group_members m
+             JOIN users u ON u.id = m.user_id WHERE m.group_id = ? ORDER BY u.id`,
+          ).all(groupId).map(toMember)
         ),
       listForUser: (userId) =>
         run(() => {
@@ -280,6 +323,10 @@ function toSummary(row: Row): UserSummary {
   return { id: Number(row.id), name: String(row.name) };
 }
 
+export function toMember(row: Row): GroupMemberRecord {
+  return { id: Number(row.user_id), name: String(row.name), role: String(row.role) as GroupRole };
+}
+
 function toGroup(row: Row | undefined): GroupRecord | null {
   if (!row) return null;
   return { id: Number(row.id), groupname: String(row.groupname), groupdesc: String(row.groupdesc) };
@@ -300,11 +347,7 @@ export function groupRows(rows: Row[]): GroupWithMembers[] {
       };
       groups.push(group);
     }
-    group.members.push({
-      id: Number(row.user_id),
-      name: String(row.name),
-      role: String(row.role) as GroupRole,
-    });
+    group.members.push(toMember(row));
   }
   return groups;
 }

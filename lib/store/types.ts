@@ -109,19 +109,38 @@ export interface TokenRepository {
 export interface FriendRepository {
   /** Makes a and b friends of each other. Throws CONFLICT when they already are. */
   add(a: number, b: number): Promise<void>;
+  /** Ends the friendship both ways; false when a and b were not friends. */
+  remove(a: number, b: number): Promise<boolean>;
   /** The user's friends, ordered by id. */
   list(userId: number): Promise<UserSummary[]>;
+}
+
+/** What leaving a group did. */
+export interface LeaveResult {
+  /** The member who became creator because the one who left was, if any remained. */
+  newCreator: number | null;
 }
 
 export interface GroupRepository {
   /** Creates a group with its creator as member (role "creator"). CONFLICT when the name is taken. */
   create(creatorId: number, groupname: string, groupdesc: string): Promise<number>;
   findById(groupId: number): Promise<GroupRecord | null>;
-  /** Adds a member with role "normal". Throws CONFLICT when already a member. */
-  join(groupId: number, userId: number): Promise<void>;
+  /**
+   * Adds a member with role "normal", or "creator" when the group has no members (its last one
+   * left); returns the role. Throws CONFLICT when already a member.
+   */
+  join(groupId: number, userId: number): Promise<GroupRole>;
+  /**
+   * Removes a member; null when they were not one. When the creator leaves, the remaining
+   * member who joined earliest (ties: the lower id) becomes creator. An empty group is kept: its
+   * name stays taken and its history readable, and whoever joins it next is its creator.
+   */
+  leave(groupId: number, userId: number): Promise<LeaveResult | null>;
   isMember(groupId: number, userId: number): Promise<boolean>;
   /** Ids of every member of the group, in increasing order (none: no such group). */
   memberIds(groupId: number): Promise<readonly number[]>;
+  /** The members of the group with names and roles, ordered by id (none: no such group). */
+  members(groupId: number): Promise<GroupMemberRecord[]>;
   /** The user's groups with all their members, groups and members ordered by id. */
   listForUser(userId: number): Promise<GroupWithMembers[]>;
 }

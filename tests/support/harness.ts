@@ -9,7 +9,7 @@ import type { ChatDeps, PasswordHasher } from "../../lib/handlers/context.ts";
 import { silentLogger } from "../../lib/log.ts";
 import type { ServerMetrics } from "../../lib/metrics.ts";
 import { scryptHasher } from "../../lib/password.ts";
-import type { Frame } from "../../lib/protocol.ts";
+import { type Frame, MsgId } from "../../lib/protocol.ts";
 import type { Redelivery } from "../../lib/redelivery.ts";
 import type { Connection, Inbound, Session } from "../../lib/session.ts";
 import type { SharedFrame } from "../../lib/shared_frame.ts";
@@ -145,11 +145,21 @@ export class TestClient {
     return response;
   }
 
-  /** Pushes received so far (frames without seq), removed from the session. */
+  /**
+   * Pushes received so far (frames without seq) except roster updates, removed from the session
+   * with any stray response; roster updates stay for `updates()`.
+   */
   pushes(): Frame[] {
-    const pushes = this.session.received.filter((f) => f.seq === undefined);
-    this.session.received.splice(0);
-    return pushes;
+    const received = this.session.received.splice(0);
+    this.session.received.push(...received.filter(isRosterUpdate));
+    return received.filter((f) => f.seq === undefined && !isRosterUpdate(f));
+  }
+
+  /** Roster updates (PRESENCE, ROSTER) received so far, removed from the session. */
+  updates(): Frame[] {
+    const received = this.session.received.splice(0);
+    this.session.received.push(...received.filter((f) => !isRosterUpdate(f)));
+    return received.filter(isRosterUpdate);
   }
 
   async register(name: string, password = "pw"): Promise<number> {
@@ -256,4 +266,9 @@ export class TestCluster {
 /** Lets queued microtasks and timers (bus deliveries) run. */
 export function settle(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function isRosterUpdate(frame: Frame): boolean {
+  return frame.seq === undefined &&
+    (frame.msgid === MsgId.PRESENCE || frame.msgid === MsgId.ROSTER);
 }

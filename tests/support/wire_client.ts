@@ -1,8 +1,8 @@
 // A raw protocol client for end-to-end tests: sends frames, matches responses by seq, collects
-// pushes, and can write arbitrary bytes.
+// pushes (roster updates apart from the rest), and can write arbitrary bytes.
 
 import { encodeFrame, FrameDecoder } from "../../lib/codec.ts";
-import type { Frame } from "../../lib/protocol.ts";
+import { type Frame, MsgId } from "../../lib/protocol.ts";
 
 export class WireClient {
   readonly #conn: Deno.Conn;
@@ -10,7 +10,10 @@ export class WireClient {
   readonly #waiting = new Map<number, (frame: Frame) => void>();
   readonly #unmatched: Frame[] = [];
   readonly #waiters: Array<() => void> = [];
+  /** Pushes other than roster updates: chat messages, notices. */
   readonly pushes: Frame[] = [];
+  /** Roster updates: PRESENCE (17) and ROSTER (18) pushes. */
+  readonly updates: Frame[] = [];
   readonly errors: Frame[] = [];
   #seq = 0;
   /** Resolves when the server closes the connection. */
@@ -63,6 +66,8 @@ export class WireClient {
       this.errors.push(frame);
     } else if (typeof seq === "number") {
       this.#unmatched.push(frame);
+    } else if (frame.msgid === MsgId.PRESENCE || frame.msgid === MsgId.ROSTER) {
+      this.updates.push(frame);
     } else {
       this.pushes.push(frame);
     }
