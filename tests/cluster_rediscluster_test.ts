@@ -55,13 +55,8 @@ function redisClusterCluster(): Promise<ClusterOnRedis> {
       return node;
     },
     async kill(nodeId: string) {
-      const router = await ClusterRouter.connect(seeds(), "test-kill", () => {});
-      try {
-        const alive = new RedisKeys(prefix).alive(nodeId);
-        await router.run("kill", alive, (client) => client.del(alive));
-      } finally {
-        await router.close();
-      }
+      const alive = new RedisKeys(prefix).alive(nodeId);
+      await fixture!.cli(await fixture!.masterOf(alive), "del", alive);
     },
     async close() {
       for (const { presence, bus } of nodes) {
