@@ -85,6 +85,19 @@ Deno.test("addfriend and addgroup take one id", () => {
   assert.match(errorOf(parseCommand("addgroup:")), /group id must be a positive integer/);
 });
 
+Deno.test("removefriend and leavegroup take one id and send REMOVE_FRIEND and LEAVE_GROUP", () => {
+  assert.deepEqual(parseCommand("removefriend:5"), { kind: "removefriend", friendid: 5 });
+  assert.deepEqual(parseCommand("LeaveGroup: 3"), { kind: "leavegroup", groupid: 3 });
+  assert.equal(errorOf(parseCommand("removefriend")), "usage: removefriend:<friendid>");
+  assert.equal(errorOf(parseCommand("leavegroup")), "usage: leavegroup:<groupid>");
+  assert.match(errorOf(parseCommand("leavegroup:x")), /group id must be a positive integer/);
+  assert.deepEqual(requestFrame({ kind: "removefriend", friendid: 5 }), {
+    msgid: 19,
+    friendid: 5,
+  });
+  assert.deepEqual(requestFrame({ kind: "leavegroup", groupid: 3 }), { msgid: 20, groupid: 3 });
+});
+
 Deno.test("creategroup: the description is optional and may hold colons", () => {
   assert.deepEqual(parseCommand("creategroup:devs:the dev group"), {
     kind: "creategroup",

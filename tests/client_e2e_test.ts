@@ -207,3 +207,55 @@ Deno.test("client e2e: passwd changes the password; the old one and mistakes are
     assert.match(fresh.stdout, /^logged in as carol\(1\)$/m);
   });
 });
+
+Deno.test("client e2e: roster updates print as they arrive and show follows them", async () => {
+  await withServer(async ({ port }) => {
+    await runClient(port, ["2", "alice", "pw-a", "2", "bob", "pw-b"]).done;
+    const bob = runClient(port, [
+      "1",
+      "bob",
+      "pw-b",
+      "sleep:1500",
+      "addgroup:1",
+      "sleep:2500",
+      "show",
+      "removefriend:1",
+      "leavegroup:1",
+      "show",
+    ]);
+    await bob.waitFor(/^logged in as bob\(2\)$/);
+    const alice = runClient(port, [
+      "1",
+      "alice",
+      "pw-a",
+      "addfriend:2",
+      "creategroup:devs:we code",
+      "sleep:2500",
+      "leavegroup:1",
+    ]);
+    const [bobRun, aliceRun] = await Promise.all([bob.done, alice.done]);
+    assert.equal(bobRun.code, 0, bobRun.stderr);
+    assert.equal(aliceRun.code, 0, aliceRun.stderr);
+    const at = String.raw`^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\] `;
+    assert.match(bobRun.stdout, new RegExp(`${at}alice\\(1\\) added you as a friend$`, "m"));
+    assert.match(aliceRun.stdout, new RegExp(`${at}bob\\(2\\) joined group 1 \\(devs\\)$`, "m"));
+    assert.match(
+      bobRun.stdout,
+      new RegExp(`${at}alice\\(1\\) left group 1 \\(devs\\); you are now its creator$`, "m"),
+    );
+    assert.match(bobRun.stdout, new RegExp(`${at}alice\\(1\\) is offline$`, "m"));
+    // show, after all of that: alice offline, bob the creator of devs, alone in it.
+    const shown = bobRun.stdout.split("\n");
+    const firstShow = shown.lastIndexOf("friends (1):");
+    assert.deepEqual(shown.slice(firstShow, firstShow + 5), [
+      "friends (1):",
+      "  alice(1) offline",
+      "groups (1):",
+      "  group 1 devs: we code",
+      "    bob(2) creator online",
+    ]);
+    assert.match(bobRun.stdout, /^friend 1 removed$/m);
+    assert.match(bobRun.stdout, /^left group 1$/m);
+    assert.match(bobRun.stdout, /^friends: none\ngroups: none$/m);
+  });
+});

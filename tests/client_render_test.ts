@@ -13,11 +13,12 @@ import {
   formatSuccess,
   formatTime,
   formatUnsolicited,
+  formatUpdate,
   formatView,
   printable,
 } from "../lib/client/render.ts";
-import { readChatPush, readLoginAck } from "../lib/client/replies.ts";
-import { afterSuccess } from "../lib/client/view.ts";
+import { readChatPush, readLoginAck, readRosterUpdate } from "../lib/client/replies.ts";
+import { afterSuccess, afterUpdate } from "../lib/client/view.ts";
 
 /** The ISO time of a local wall-clock time, so expectations hold in any time zone. */
 function localIso(...parts: [number, number, number, number, number, number]): string {
@@ -278,4 +279,93 @@ Deno.test("a server notice is shown", () => {
     formatUnsolicited({ msgid: 16, notice: "shutdown", errmsg: "this server is shutting down" }),
     "server notice: this server is shutting down",
   );
+});
+
+Deno.test("roster updates are read, shown as lines, and change the view", () => {
+  const now = new Date(TIME);
+  let view = readLoginAck(LOGIN_ACK).view;
+  const apply = (frame: Frame) => {
+    const update = readRosterUpdate(frame);
+    assert.ok(update, JSON.stringify(frame));
+    const line = formatUpdate(update, view, now);
+    view = afterUpdate(view, update);
+    return line;
+  };
+  assert.equal(
+    apply({ msgid: 17, id: 2, name: "bob", state: "offline" }),
+    `[${SHOWN_TIME}] bob(2) is offline`,
+  );
+  assert.equal(
+    apply({ msgid: 18, event: "friend_added", friend: { id: 4, name: "dave", state: "online" } }),
+    `[${SHOWN_TIME}] dave(4) added you as a friend`,
+  );
+  assert.equal(
+    apply({
+      msgid: 18,
+      event: "member_joined",
+      groupid: 3,
+      user: { id: 4, name: "dave", state: "online", role: "normal" },
+    }),
+    `[${SHOWN_TIME}] dave(4) joined group 3 (devs)`,
+  );
+  assert.equal(
+    apply({ msgid: 18, event: "friend_removed", id: 3 }),
+    `[${SHOWN_TIME}] carol(3) removed you as a friend`,
+  );
+  assert.deepEqual(formatView(view).slice(1, 4), [
+    "friends (2):",
+    "  bob(2) offline",
+    "  dave(4) online",
+  ]);
+  assert.equal(
+    apply({ msgid: 18, event: "member_left", groupid: 3, id: 1, creator: 2 }),
+    `[${SHOWN_TIME}] alice(1) left group 3 (devs); bob(2) is now its creator`,
+  );
+  assert.deepEqual(formatView(view).slice(-3), [
+    "  group 3 devs: the dev group",
+    "    bob(2) creator offline",
+    "    dave(4) normal online",
+  ]);
+  assert.equal(
+    formatUpdate({ msgid: 18, event: "member_left", groupid: 9, id: 7 }, view, now),
+    `[${SHOWN_TIME}] user 7 left group 9`,
+  );
+  for (
+    const bad of [
+      { msgid: 17, id: 2, state: "away" },
+      { msgid: 18, event: "friend_added", friend: { id: 4 } },
+      { msgid: 18, event: "member_left", groupid: 3 },
+      { msgid: 18, event: "party" },
+    ]
+  ) {
+    assert.equal(readRosterUpdate(bad), null, JSON.stringify(bad));
+  }
+});
+
+Deno.test("the ACKs of addfriend and addgroup put the friend and the group in the view", () => {
+  const view = readLoginAck(LOGIN_ACK).view;
+  const withDave = afterSuccess(view, { kind: "addfriend", friendid: 4 }, {
+    msgid: 11,
+    errno: 0,
+    friend: { id: 4, name: "dave", state: "online" },
+  });
+  assert.deepEqual(withDave.friends.at(-1), { id: 4, name: "dave", state: "online" });
+  const joined = afterSuccess(view, { kind: "addgroup", groupid: 5 }, {
+    msgid: 11,
+    errno: 0,
+    group: {
+      id: 5,
+      groupname: "ops",
+      groupdesc: "",
+      users: [{ id: 2, name: "bob", state: "online", role: "creator" }],
+    },
+  });
+  assert.deepEqual(formatView(joined).slice(-2), ["  group 5 ops", "    bob(2) creator online"]);
+  const left = afterSuccess(joined, { kind: "leavegroup", groupid: 3 }, { msgid: 11, errno: 0 });
+  assert.deepEqual(left.groups.map((group) => group.id), [5]);
+  const removed = afterSuccess(view, { kind: "removefriend", friendid: 2 }, {
+    msgid: 11,
+    errno: 0,
+  });
+  assert.deepEqual(removed.friends.map((friend) => friend.id), [3]);
 });

@@ -18,8 +18,10 @@ export type MenuChoice =
 export type RequestCommand =
   | { kind: "chat"; toid: number; msg: string }
   | { kind: "addfriend"; friendid: number }
+  | { kind: "removefriend"; friendid: number }
   | { kind: "creategroup"; groupname: string; groupdesc: string }
   | { kind: "addgroup"; groupid: number }
+  | { kind: "leavegroup"; groupid: number }
   | { kind: "groupchat"; groupid: number; msg: string }
   | HistoryCommand
   | { kind: "logout" };
@@ -45,8 +47,10 @@ export type LoginIdentity = { id: number } | { name: string };
 const USAGE: Record<string, string> = {
   chat: "chat:<friendid>:<message>",
   addfriend: "addfriend:<friendid>",
+  removefriend: "removefriend:<friendid>",
   creategroup: "creategroup:<groupname>[:<groupdesc>]",
   addgroup: "addgroup:<groupid>",
+  leavegroup: "leavegroup:<groupid>",
   groupchat: "groupchat:<groupid>:<message>",
   history: "history:<friendid>[:<count>[:<before mid>]]",
   grouphistory: "grouphistory:<groupid>[:<count>[:<before mid>]]",
@@ -104,8 +108,12 @@ export function parseCommand(line: string): Command | ParseError {
       );
     case "addfriend":
       return withId(rest, "friend id", (friendid) => ({ kind: "addfriend", friendid }));
+    case "removefriend":
+      return withId(rest, "friend id", (friendid) => ({ kind: "removefriend", friendid }));
     case "addgroup":
       return withId(rest, "group id", (groupid) => ({ kind: "addgroup", groupid }));
+    case "leavegroup":
+      return withId(rest, "group id", (groupid) => ({ kind: "leavegroup", groupid }));
     case "creategroup":
       return parseCreateGroup(rest);
     case "history":
@@ -162,8 +170,12 @@ export function requestFrame(command: RequestCommand): Frame {
         groupname: command.groupname,
         groupdesc: command.groupdesc,
       };
+    case "removefriend":
+      return { msgid: MsgId.REMOVE_FRIEND, friendid: command.friendid };
     case "addgroup":
       return { msgid: MsgId.ADD_GROUP, groupid: command.groupid };
+    case "leavegroup":
+      return { msgid: MsgId.LEAVE_GROUP, groupid: command.groupid };
     case "groupchat":
       return { msgid: MsgId.GROUP_CHAT, groupid: command.groupid, msg: command.msg };
     case "history": {

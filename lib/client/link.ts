@@ -3,14 +3,20 @@
 // what arrived meanwhile, or gives up after the reconnect timeout. Every chat push passes
 // through the Inbox on its way to the terminal: shown once by mid, then acknowledged.
 
-import { type Frame, MsgId } from "../protocol.ts";
+import { type Frame, MsgId, type RosterUpdate } from "../protocol.ts";
 import { backoffDelay } from "./backoff.ts";
 import { loginFrame, type LoginIdentity } from "./commands.ts";
 import { connect, type Connection, ConnectionClosedError } from "./connection.ts";
 import { type HeartbeatOptions, watchHeartbeat } from "./heartbeat.ts";
 import { Inbox } from "./inbox.ts";
 import { formatFailure, formatLoginSummary, formatPush, formatUnsolicited } from "./render.ts";
-import { errnoOf, type LoginResult, readChatPush, readLoginAck } from "./replies.ts";
+import {
+  errnoOf,
+  type LoginResult,
+  readChatPush,
+  readLoginAck,
+  readRosterUpdate,
+} from "./replies.ts";
 import type { ClientView } from "./view.ts";
 
 export interface LinkOptions {
@@ -41,6 +47,8 @@ const TRANSIENT_LOGIN_ERRNOS = new Set([2, 8, 9]);
 export class Link {
   /** Called with the new view after logging in again, or null when that login was refused. */
   onRelogin: (view: ClientView | null) => void = () => {};
+  /** Called with each roster update (PRESENCE, ROSTER) the server pushes. */
+  onUpdate: (update: RosterUpdate) => void = () => {};
   /** Resolves, with the error the session ends on, when the Link gives up reconnecting. */
   readonly givenUp: Promise<ConnectionClosedError>;
   readonly #options: LinkOptions;
@@ -146,6 +154,8 @@ export class Link {
       if (this.#inbox.receive(push.mid)) this.#options.print(formatPush(push));
       return;
     }
+    const update = readRosterUpdate(frame);
+    if (update) return this.onUpdate(update);
     const line = formatUnsolicited(frame);
     if (line !== null) this.#options.print(line);
   }

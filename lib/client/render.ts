@@ -2,7 +2,7 @@
 // outcome of each request. Pure text formatting; text from the server is made printable.
 
 import { ERRNO_TEXT, type ErrnoValue } from "../errors.ts";
-import { type ChatPush, type Frame, MsgId } from "../protocol.ts";
+import { type ChatPush, type Frame, MsgId, type RosterUpdate } from "../protocol.ts";
 import type { HistoryCommand, RequestCommand } from "./commands.ts";
 import { errnoOf, type LoginResult, readChatPush, readHistory } from "./replies.ts";
 import type { ClientView, KnownFriend, KnownGroup } from "./view.ts";
@@ -15,8 +15,10 @@ export const HELP_LINES = [
   "  show (or info)                         show your friends and groups as this client knows them",
   "  chat:<friendid>:<message>              send a message to a user",
   "  addfriend:<friendid>                   add a friend",
+  "  removefriend:<friendid>                remove a friend (both ways)",
   "  creategroup:<groupname>[:<groupdesc>]  create a group",
   "  addgroup:<groupid>                     join a group",
+  "  leavegroup:<groupid>                   leave a group",
   "  groupchat:<groupid>:<message>          send a message to a group",
   "  history:<friendid>[:<n>[:<mid>]]       the last n (20) messages with a friend, before mid",
   "  grouphistory:<groupid>[:<n>[:<mid>]]   the last n (20) messages of a group, before mid",
@@ -64,6 +66,43 @@ export function formatUnsolicited(frame: Frame): string | null {
     return `server notice: ${printable(text)}`;
   }
   return null;
+}
+
+/**
+ * A roster update as a line in the style of incoming messages, read against the view before the
+ * update (which knows the names of members and groups): `[time] bob(2) is online`,
+ * `[time] carol(3) added you as a friend`, `[time] dave(4) joined group 3 (devs)`.
+ */
+export function formatUpdate(update: RosterUpdate, view: ClientView, now: Date): string {
+  const stamp = `[${formatTime(now.toISOString())}]`;
+  const who = (id: number, name: string | undefined) =>
+    name ? `${printable(name)}(${id})` : `user ${id}`;
+  const group = (groupid: number) => {
+    const name = view.groups.find((known) => known.id === groupid)?.groupname;
+    return name === undefined ? `group ${groupid}` : `group ${groupid} (${printable(name)})`;
+  };
+  const nameOf = (id: number) =>
+    view.friends.find((friend) => friend.id === id)?.name ??
+      view.groups.flatMap((known) => known.users).find((user) => user.id === id)?.name;
+  if (update.msgid === MsgId.PRESENCE) {
+    return `${stamp} ${who(update.id, update.name)} is ${update.state}`;
+  }
+  switch (update.event) {
+    case "friend_added":
+      return `${stamp} ${who(update.friend.id, update.friend.name)} added you as a friend`;
+    case "friend_removed":
+      return `${stamp} ${who(update.id, nameOf(update.id))} removed you as a friend`;
+    case "member_joined":
+      return `${stamp} ${who(update.user.id, update.user.name)} joined ${group(update.groupid)}`;
+    case "member_left": {
+      const left = `${stamp} ${who(update.id, nameOf(update.id))} left ${group(update.groupid)}`;
+      if (update.creator === undefined) return left;
+      const creator = update.creator === view.id
+        ? "you are"
+        : `${who(update.creator, nameOf(update.creator))} is`;
+      return `${left}; ${creator} now its creator`;
+    }
+  }
 }
 
 /** A HISTORY reply: one line per message with its mid, and how to page further back. */
@@ -115,8 +154,12 @@ export function formatSuccess(command: RequestCommand, ack: Frame): string {
       return `friend ${command.friendid} added`;
     case "creategroup":
       return Number.isSafeInteger(ack.groupid) ? `group ${ack.groupid} created` : "group created";
+    case "removefriend":
+      return `friend ${command.friendid} removed`;
     case "addgroup":
       return `joined group ${command.groupid}`;
+    case "leavegroup":
+      return `left group ${command.groupid}`;
     case "history":
       return "history shown";
     case "logout":

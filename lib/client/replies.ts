@@ -4,9 +4,11 @@
 import {
   type ChatPush,
   type Frame,
+  type FriendView,
   type GroupMemberView,
   MsgId,
   type PresenceState,
+  type RosterUpdate,
 } from "../protocol.ts";
 import type { ClientView, KnownFriend, KnownGroup } from "./view.ts";
 
@@ -48,6 +50,53 @@ export function readChatPush(frame: Frame): ChatPush | null {
   return null;
 }
 
+/** A PRESENCE (17) or ROSTER (18) push, or null if the frame is not a well-formed one. */
+export function readRosterUpdate(frame: Frame): RosterUpdate | null {
+  if (frame.msgid === MsgId.PRESENCE) {
+    const id = integer(frame.id);
+    const state = presence(frame.state);
+    if (id === undefined || state === undefined) return null;
+    return { msgid: MsgId.PRESENCE, id, name: text(frame.name) ?? "", state };
+  }
+  if (frame.msgid !== MsgId.ROSTER) return null;
+  const roster = MsgId.ROSTER;
+  switch (frame.event) {
+    case "friend_added": {
+      const friend = object(frame.friend, readFriendView);
+      return friend ? { msgid: roster, event: "friend_added", friend } : null;
+    }
+    case "friend_removed": {
+      const id = integer(frame.id);
+      return id === undefined ? null : { msgid: roster, event: "friend_removed", id };
+    }
+    case "member_joined": {
+      const groupid = integer(frame.groupid);
+      const user = object(frame.user, readMember);
+      if (groupid === undefined || !user) return null;
+      return { msgid: roster, event: "member_joined", groupid, user };
+    }
+    case "member_left": {
+      const groupid = integer(frame.groupid);
+      const id = integer(frame.id);
+      if (groupid === undefined || id === undefined) return null;
+      const creator = integer(frame.creator);
+      const promoted = creator === undefined ? {} : { creator };
+      return { msgid: roster, event: "member_left", groupid, id, ...promoted };
+    }
+  }
+  return null;
+}
+
+/** The group of an ADD_GROUP ACK, or null when it has none. */
+export function readJoinedGroup(ack: Frame): KnownGroup | null {
+  return object(ack.group, readGroup);
+}
+
+/** The friend of an ADD_FRIEND ACK, or null when it has none. */
+export function readAddedFriend(ack: Frame): FriendView | null {
+  return object(ack.friend, readFriendView);
+}
+
 /** Reads a LOGIN_ACK with errno 0. */
 export function readLoginAck(frame: Frame): LoginResult {
   const view: ClientView = {
@@ -83,6 +132,13 @@ function readFriend(entry: Frame): KnownFriend | null {
   return { id, name: text(entry.name), state: presence(entry.state) };
 }
 
+function readFriendView(entry: Frame): FriendView | null {
+  const id = integer(entry.id);
+  const state = presence(entry.state);
+  if (id === undefined || state === undefined) return null;
+  return { id, name: text(entry.name) ?? "", state };
+}
+
 function readGroup(entry: Frame): KnownGroup | null {
   const id = integer(entry.id);
   if (id === undefined) return null;
@@ -103,6 +159,11 @@ function readMember(entry: Frame): GroupMemberView | null {
     state: presence(entry.state) ?? "offline",
     role: entry.role === "creator" ? "creator" : "normal",
   };
+}
+
+function object<T>(value: unknown, read: (entry: Frame) => T | null): T | null {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return null;
+  return read(value as Frame);
 }
 
 function list<T>(value: unknown, read: (entry: Frame) => T | null): T[] {

@@ -23,12 +23,13 @@ import {
   formatRegistered,
   formatReplyError,
   formatSuccess,
+  formatUpdate,
   formatView,
   HELP_LINES,
   MENU_LINES,
 } from "./render.ts";
 import type { Terminal } from "./terminal.ts";
-import { afterSuccess, type ClientView } from "./view.ts";
+import { afterSuccess, afterUpdate, type ClientView } from "./view.ts";
 
 /** How long a request may wait for its reply before the client reports it and moves on. */
 const REPLY_TIMEOUT_MS = 15_000;
@@ -53,6 +54,11 @@ class Session {
     this.#link = link;
     this.#terminal = terminal;
     link.onRelogin = (view) => this.#view = view;
+    link.onUpdate = (update) => {
+      if (!this.#view) return;
+      this.#print(formatUpdate(update, this.#view, new Date()));
+      this.#view = afterUpdate(this.#view, update);
+    };
   }
 
   async run(): Promise<void> {

@@ -1,17 +1,19 @@
-// What this client knows about its user: the LOGIN_ACK snapshot of friends and groups plus the
-// changes this client made since. The server sends no refresh, so the view is local and partial.
+// What this client knows about its user: the LOGIN_ACK snapshot of friends and groups, kept
+// current by the roster updates the server pushes (PRESENCE, ROSTER) and by what the ACKs of this
+// client's own changes carry.
 
-import type { Frame, GroupMemberView, PresenceState } from "../protocol.ts";
+import type { Frame, GroupMemberView, PresenceState, RosterUpdate } from "../protocol.ts";
 import type { RequestCommand } from "./commands.ts";
+import { readAddedFriend, readJoinedGroup } from "./replies.ts";
 
-/** A friend; a friend added in this session has only an id. */
+/** A friend; one added by an older server (whose ACK says nothing) has only an id. */
 export interface KnownFriend {
   id: number;
   name?: string;
   state?: PresenceState;
 }
 
-/** A group; a group joined in this session has only an id and this user as a member. */
+/** A group; one joined on an older server (whose ACK says nothing) has only this user. */
 export interface KnownGroup {
   id: number;
   groupname?: string;
@@ -28,34 +30,106 @@ export interface ClientView {
   groups: KnownGroup[];
 }
 
-function withFriend(view: ClientView, friendid: number): ClientView {
-  if (view.friends.some((friend) => friend.id === friendid)) return view;
-  return { ...view, friends: [...view.friends, { id: friendid }] };
+function withFriend(view: ClientView, friend: KnownFriend): ClientView {
+  const others = view.friends.filter((known) => known.id !== friend.id);
+  return { ...view, friends: [...others, friend].sort((a, b) => a.id - b.id) };
 }
 
-function withGroup(
+function withGroup(view: ClientView, group: KnownGroup): ClientView {
+  const others = view.groups.filter((known) => known.id !== group.id);
+  return { ...view, groups: [...others, group].sort((a, b) => a.id - b.id) };
+}
+
+function ownGroup(
   view: ClientView,
   group: { id: number; groupname?: string; groupdesc?: string; role: "creator" | "normal" },
 ): ClientView {
-  if (view.groups.some((known) => known.id === group.id)) return view;
   const { role, ...fields } = group;
   const self: GroupMemberView = { id: view.id, name: view.name, state: "online", role };
-  return { ...view, groups: [...view.groups, { ...fields, users: [self] }] };
+  return withGroup(view, { ...fields, users: [self] });
+}
+
+/** Applies `change` to one group's member list, if the group is known. */
+function mapGroup(
+  view: ClientView,
+  groupid: number,
+  change: (users: GroupMemberView[]) => GroupMemberView[],
+): ClientView {
+  return {
+    ...view,
+    groups: view.groups.map((group) =>
+      group.id === groupid ? { ...group, users: change(group.users) } : group
+    ),
+  };
 }
 
 /** The view after a command succeeded with `ack`. */
 export function afterSuccess(view: ClientView, command: RequestCommand, ack: Frame): ClientView {
   switch (command.kind) {
-    case "addfriend":
-      return withFriend(view, command.friendid);
-    case "addgroup":
-      return withGroup(view, { id: command.groupid, role: "normal" });
+    case "addfriend": {
+      const friend = readAddedFriend(ack);
+      if (friend) return withFriend(view, friend);
+      if (view.friends.some((known) => known.id === command.friendid)) return view;
+      return withFriend(view, { id: command.friendid });
+    }
+    case "removefriend":
+      return { ...view, friends: view.friends.filter((friend) => friend.id !== command.friendid) };
+    case "addgroup": {
+      const group = readJoinedGroup(ack);
+      if (group) return withGroup(view, group);
+      if (view.groups.some((known) => known.id === command.groupid)) return view;
+      return ownGroup(view, { id: command.groupid, role: "normal" });
+    }
+    case "leavegroup":
+      return { ...view, groups: view.groups.filter((group) => group.id !== command.groupid) };
     case "creategroup": {
       if (!Number.isSafeInteger(ack.groupid)) return view;
+      if (view.groups.some((known) => known.id === ack.groupid)) return view;
       const { groupname, groupdesc } = command;
-      return withGroup(view, { id: ack.groupid as number, groupname, groupdesc, role: "creator" });
+      return ownGroup(view, { id: ack.groupid as number, groupname, groupdesc, role: "creator" });
     }
     default:
       return view;
+  }
+}
+
+/** The view after a roster update from the server. */
+export function afterUpdate(view: ClientView, update: RosterUpdate): ClientView {
+  if (update.msgid === 17) {
+    const state = update.state;
+    return {
+      ...view,
+      friends: view.friends.map((friend) =>
+        friend.id === update.id ? { ...friend, state } : friend
+      ),
+      groups: view.groups.map((group) => ({
+        ...group,
+        users: group.users.map((user) => user.id === update.id ? { ...user, state } : user),
+      })),
+    };
+  }
+  switch (update.event) {
+    case "friend_added":
+      return withFriend(view, update.friend);
+    case "friend_removed":
+      return { ...view, friends: view.friends.filter((friend) => friend.id !== update.id) };
+    case "member_joined":
+      return mapGroup(
+        view,
+        update.groupid,
+        (users) =>
+          [...users.filter((user) => user.id !== update.user.id), update.user].sort((a, b) =>
+            a.id - b.id
+          ),
+      );
+    case "member_left":
+      return mapGroup(
+        view,
+        update.groupid,
+        (users) =>
+          users.filter((user) => user.id !== update.id).map((user) =>
+            user.id === update.creator ? { ...user, role: "creator" } : user
+          ),
+      );
   }
 }
