@@ -2,11 +2,11 @@
 // clients with some chat) driven against one target, chat server or echo relay alike, reduced
 // to the figures the report prints. The scenarios run each one twice: chat, then baseline.
 
-import type { SlowReaderReport, Timing } from "./commands.ts";
+import type { Command, SlowReaderReport, Timing } from "./commands.ts";
 import { ClientSet, deal, directMessage, pairUp, type Run, type Target } from "./client_set.ts";
 import { PASSWORD } from "./fixtures.ts";
 import type { Generator, Measured } from "./generator.ts";
-import { rssKb, watchPeakRss } from "./processes.ts";
+import { rssKb, type Service, watchPeakRss } from "./processes.ts";
 
 const SETTLE_MS = 1_000;
 
@@ -265,54 +265,49 @@ export interface SlowReaderPhase {
 }
 
 /**
- * Scenario 8 on one worker: `userIds[0..senders)` send to the last user of `userIds`, first with
- * that reader reading (keepsUp), then on the same connections with it never reading (neverReads:
- * it does not read for the phase, then reads again to see whether the server cut it off).
+ * Scenario 8 on one worker, once per way of reading, each on a fresh server from `start`:
+ * `userIds[0..senders)` send to the last user of `userIds`; a warm-up with that reader reading,
+ * then the measured phase with it reading on (keepsUp) or never reading (neverReads: it does
+ * not read for the phase, then reads again to see whether the server cut it off). Both servers
+ * have had the same traffic when their phase starts, so what the never-reading reader holds is
+ * the difference of the two phases' peak RSS growth.
  */
 export async function slowReaderSides(
   load: Load,
-  target: Target,
+  start: () => Promise<Service>,
   userIds: number[],
   shape: SlowReaderLoad,
 ): Promise<{ keepsUp: SlowReaderPhase; neverReads: SlowReaderPhase }> {
   const ids = spread({ ...load, workers: 1 }, userIds);
-  const set = await ClientSet.open(load.generator, target, { ids });
   const senders = Array.from({ length: shape.senders }, (_, index) => index);
-  const pids = target.servers.map((server) => server.pid);
-  const phase = async (readerReads: boolean, timing: Timing): Promise<SlowReaderPhase> => {
-    const before = (await Promise.all(pids.map(rssKb))).reduce((sum, kb) => sum + kb, 0);
-    const peak = watchPeakRss(pids);
-    const run = await set.run((worker) =>
+  const phase = async (readerReads: boolean): Promise<SlowReaderPhase> => {
+    await using server = await start();
+    const target: Target = { protocol: "chat", port: server.port, servers: [server] };
+    const set = await ClientSet.open(load.generator, target, { ids });
+    const command = (reads: boolean, timing: Timing) => (worker: number): Command | null =>
       worker !== 0 ? null : {
         op: "slow-reader",
         senders,
         toid: userIds[shape.senders],
         reader: shape.senders,
-        readerReads,
+        readerReads: reads,
         msgChars: shape.msgChars,
         intervalMs: 1000 / shape.perSenderRate,
         timing,
-      }
-    );
+      };
+    const warmUp = await set.run(command(true, { ...load.timing, measureMs: 0 }));
+    const before = await rssKb(server.pid);
+    const peak = watchPeakRss([server.pid]);
+    // No warm-up in the measured phase: the senders' first messages after the reader stopped
+    // are the ones that meet a connection still taking bytes, then one that takes none.
+    const run = await set.run(command(readerReads, { ...load.timing, warmupMs: 0 }));
     const heldKb = await peak.stop() - before;
+    const closing = await set.close();
     const what = readerReads ? "senders' ACKs, reader keeps up" : "senders' ACKs, never reads";
-    return { side: toSide(what, shape.senders, run, []), heldKb, reader: run.reader };
+    const others = [set.opening.measured, warmUp.measured, closing];
+    return { side: toSide(what, shape.senders, run, others), heldKb, reader: run.reader };
   };
-  const keepsUp = await phase(true, load.timing);
-  // No warm-up: the senders' first messages after the reader stopped are the ones that meet a
-  // connection still taking bytes, then one that takes none.
-  const neverReads = await phase(false, { ...load.timing, warmupMs: 0 });
-  const closing = await set.close();
-  const opening = set.opening.measured;
-  const charge = (side: Side, extra: Measured) => ({
-    ...side,
-    errors: side.errors + extra.errors,
-    problems: [...side.problems, ...extra.problems],
-  });
-  return {
-    keepsUp: { ...keepsUp, side: charge(keepsUp.side, opening) },
-    neverReads: { ...neverReads, side: charge(neverReads.side, closing) },
-  };
+  return { keepsUp: await phase(true), neverReads: await phase(false) };
 }
 
 function sleep(ms: number): Promise<void> {

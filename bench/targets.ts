@@ -170,8 +170,9 @@ const RULES: Rule[] = [
       const mib = (kb: number) => `${fixed(kb / 1024, 1)} MiB`;
       return {
         value: held / QUEUE_CAP_KB,
-        detail: `${mib(held)} held, queue cap ${mib(QUEUE_CAP_KB)} (reader keeping up: ` +
-          `${mib(row.extra?.rss_held_kb_keeping_up ?? NaN)}); reader cut off: ` +
+        detail: `${mib(held)} held for the reader, queue cap ${mib(QUEUE_CAP_KB)} (peak RSS ` +
+          `growth ${mib(row.extra?.rss_growth_kb_never_reading ?? NaN)} never reading, ` +
+          `${mib(row.extra?.rss_growth_kb_keeping_up ?? NaN)} keeping up); reader cut off: ` +
           (row.extra?.reader_cut_off === 1 ? "yes" : "no"),
         errors: errorsOf(row),
       };
