@@ -9,14 +9,23 @@ import { TokenBucket } from "./rate_limit.ts";
 import type { Connection, Inbound } from "./session.ts";
 import type { SharedFrame } from "./shared_frame.ts";
 
-/** Outbound bytes a connection may have queued before it is cut off, unless told otherwise. */
+/**
+ * Outbound bytes a connection may have waiting (queued, or in the write under way) before it is
+ * cut off, unless told otherwise.
+ */
 export const DEFAULT_MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Most bytes of queued frames one write takes (they are copied into one buffer): what a reader
+ * that stopped reading holds beyond its queue is one such copy, not a copy of the whole queue.
+ */
+export const MAX_BATCH_BYTES = 256 * 1024;
 
 export interface ConnectionOptions {
   maxFrame: number;
   /** Size of the per-connection read buffer. Default 4 KiB (memory per idle connection). */
   readBufferBytes?: number;
-  /** Outbound bytes a connection may have queued before it is cut off. Default 8 MiB. */
+  /** Outbound bytes a connection may have waiting before it is cut off. Default 8 MiB. */
   maxQueuedBytes?: number;
   /** Requests per second allowed on average, and in a burst. Default 200 and 400. */
   requestRate?: number;
@@ -37,7 +46,6 @@ export class ClientConnection implements Connection {
   readonly #readBufferBytes: number;
   readonly #maxQueuedBytes: number;
   #queue: Uint8Array[] = [];
-  #queuedBytes = 0;
   /** Bytes ever queued, and ever written: written() waits for the first to reach the second. */
   #queuedTotal = 0;
   #writtenTotal = 0;
@@ -91,9 +99,8 @@ export class ClientConnection implements Connection {
   #enqueue(bytes: Uint8Array): void {
     if (this.#closed) return;
     this.#queue.push(bytes);
-    this.#queuedBytes += bytes.length;
     this.#queuedTotal += bytes.length;
-    if (this.#queuedBytes > this.#maxQueuedBytes) {
+    if (this.unwrittenBytes > this.#maxQueuedBytes) {
       this.close("outbound queue overflow: client is not reading");
       return;
     }
@@ -142,7 +149,6 @@ export class ClientConnection implements Connection {
     this.#closing.abort();
     this.closeReason = reason ?? null;
     this.#queue = [];
-    this.#queuedBytes = 0;
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(false);
     try {
       this.#conn.close();
@@ -154,9 +160,7 @@ export class ClientConnection implements Connection {
   async #flush(): Promise<void> {
     try {
       while (this.#queue.length > 0 && !this.#closed) {
-        const batch = concat(this.#queue, this.#queuedBytes);
-        this.#queue = [];
-        this.#queuedBytes = 0;
+        const batch = this.#takeBatch();
         let written = 0;
         while (written < batch.length) {
           written += await this.#conn.write(batch.subarray(written));
@@ -168,6 +172,20 @@ export class ClientConnection implements Connection {
     } finally {
       this.#flushing = null;
     }
+  }
+
+  /** Takes the first frames of the queue, at most MAX_BATCH_BYTES of them (at least one). */
+  #takeBatch(): Uint8Array {
+    let count = 0;
+    let bytes = 0;
+    while (
+      count < this.#queue.length &&
+      (count === 0 || bytes + this.#queue[count].length <= MAX_BATCH_BYTES)
+    ) {
+      bytes += this.#queue[count++].length;
+    }
+    const chunks = this.#queue.splice(0, count);
+    return concat(chunks, bytes);
   }
 
   /** Counts `bytes` as written and wakes the written() callers they complete. */
