@@ -23,6 +23,7 @@ import { SessionTokens } from "./session_tokens.ts";
 import { routeBusMessage } from "./roster/bus_route.ts";
 import { Roster } from "./roster/roster.ts";
 import { type Connection, type Inbound, type Session, SessionRegistry } from "./session.ts";
+import type { Timers } from "./shared_deadline.ts";
 import type { Repositories } from "./store/types.ts";
 
 export interface ChatCoreOptions {
@@ -37,8 +38,12 @@ export interface ChatCoreOptions {
   now?: () => Date;
   /** Close connections silent for this long, in ms; 0 keeps them forever. Default 90 s. */
   idleTimeoutMs?: number;
-  /** How long a direct push may take to be taken; lib/direct.ts's default unless given. */
+  /** How long a direct write may take before its session is late (lib/direct_writer.ts). */
   directWriteMs?: number;
+  /** How long to wait for another server's report of a direct write (lib/direct_remote.ts). */
+  directReportMs?: number;
+  /** The timers of those deadlines; the system's by default (tests pass their own). */
+  timers?: Timers;
   /** Where the core reports what it counts; none by default. */
   metrics?: ServerMetrics;
   /** How long an unused session token stays valid, ms. Default 30 days. */
@@ -78,10 +83,12 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
     sessions,
     presence: options.presence,
     bus: options.bus,
-    messages: options.store.messages,
+    store: options.store,
     log: options.log,
     metrics: options.metrics,
     directWriteMs: options.directWriteMs,
+    directReportMs: options.directReportMs,
+    timers: options.timers,
   });
   const redelivery = new Redelivery({
     sessions,

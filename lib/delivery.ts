@@ -1,102 +1,113 @@
-// Hands pushes to the users they are for, wherever they are logged in: to a session on this
-// server, or through the bus to the server holding them. Chat messages first go directly where
-// they can (lib/direct.ts, reached as `delivery.direct`); every push that comes here is for a
-// recipient who has the message stored as pending, so a push that cannot be handed over now is
-// not lost: it waits for the recipient's next login, or for the sweep after the cluster backend
-// recovers (lib/redelivery.ts), for which Delivery remembers whom it failed to route.
+// Delivery of chat messages, from one entry point: `send(message)` routes the recipients
+// (lib/direct.ts decides per recipient whether direct delivery is worth trying), stores the
+// message pending for those it is not, writes it directly to the others, and falls back for
+// whoever did not take it in time: the message is made pending for them and routed the usual
+// way (lib/pending_delivery.ts). It resolves once every recipient has the message written to
+// their connection or pending, which is what an errno 0 ACK promises. Besides, what another
+// server publishes to this one comes in here (`receive`), and a login holds live pushes until
+// its backlog is out (`hold`, `release`: lib/login_holds.ts).
 
-import { setImmediate } from "node:timers";
-import type { Bus, ChatBusMessage, Envelope, Presence } from "./cluster/types.ts";
-import { DirectDelivery } from "./direct.ts";
+import type { Bus, ChatBusMessage, Presence } from "./cluster/types.ts";
+import { DirectDelivery, type Routes } from "./direct.ts";
 import type { Logger } from "./log.ts";
+import { LoginHolds } from "./login_holds.ts";
 import type { ServerMetrics } from "./metrics.ts";
+import { PendingDelivery } from "./pending_delivery.ts";
 import type { ChatPush } from "./protocol.ts";
+import { pushOf } from "./push.ts";
 import type { Session, SessionRegistry } from "./session.ts";
-import { SharedFrame } from "./shared_frame.ts";
-import type { MessageRepository } from "./store/types.ts";
+import type { Timers } from "./shared_deadline.ts";
+import type { NewMessage, Repositories, StoredMessage } from "./store/types.ts";
 
 export interface DeliveryDeps {
   sessions: SessionRegistry;
   presence: Presence;
   bus: Bus;
-  messages: MessageRepository;
+  store: Pick<Repositories, "messages" | "groups">;
   log: Logger;
   metrics?: ServerMetrics;
-  /** How long a direct push may take to be taken; DIRECT_WRITE_MS (lib/direct.ts) by default. */
+  /** How long a direct write may take before its session is late (lib/direct_writer.ts). */
   directWriteMs?: number;
+  /** How long to wait for another server's report of a direct write (lib/direct_remote.ts). */
+  directReportMs?: number;
+  /** The timers of those deadlines; the system's by default. */
+  timers?: Timers;
 }
-
-/** Most recipients remembered as not routed (Redis away) until the next recovery sweep. */
-export const UNROUTED_CAP = 10_000;
 
 export class Delivery {
   readonly #deps: DeliveryDeps;
-  /** Pushes written to sessions that do not send receipts, to mark delivered in one go. */
-  #written = new Map<number, number[]>();
-  #flushScheduled = false;
-  /** Sessions logging in here, with the pushes that came for them before their backlog went. */
-  readonly #holding = new Map<number, { session: Session; pushes: ChatPush[] }>();
-  /** Recipients elsewhere whose pushes failed on a backend error, for the recovery sweep. */
-  #unrouted = new Set<number>();
-
-  /** Direct delivery of chat messages, falling back on this. */
-  readonly direct: DirectDelivery;
+  readonly #holds = new LoginHolds();
+  readonly #direct: DirectDelivery;
+  readonly #pending: PendingDelivery;
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
-    this.direct = new DirectDelivery({
-      ...deps,
-      fallback: {
-        deliver: (recipients, push) => this.deliver(recipients, push),
-        markWritten: (userId, mid) => this.#markWritten(userId, mid),
-        isLoggingIn: (userId) => this.#holding.has(userId),
-      },
+    const { sessions, presence, bus, log, metrics } = deps;
+    this.#pending = new PendingDelivery({
+      sessions,
+      presence,
+      bus,
+      messages: deps.store.messages,
+      holds: this.#holds,
+      log,
+      metrics,
+    });
+    this.#direct = new DirectDelivery({
+      sessions,
+      presence,
+      bus,
+      holds: this.#holds,
+      log,
+      metrics,
+      writeMs: deps.directWriteMs,
+      reportMs: deps.directReportMs,
+      timers: deps.timers,
     });
   }
 
-  /** Pushes to every recipient online anywhere in the cluster. Never throws. */
-  async deliver(recipients: readonly number[], push: ChatPush): Promise<void> {
-    const { presence, log } = this.#deps;
-    const elsewhere = this.#sendLocally(recipients, push);
-    if (elsewhere.length === 0) return;
-    let locations: Map<number, string>;
-    try {
-      locations = await presence.locate(elsewhere);
-    } catch (error) {
-      this.#deps.metrics?.backendError(error);
-      this.#deps.metrics?.leftPending(elsewhere.length);
-      this.rememberUnrouted(elsewhere);
-      log.warn("presence lookup failed; pushes wait for Redis to recover", { error });
-      return;
+  /**
+   * Stores `message` and hands it to every recipient; resolves with the stored message once
+   * each has it written or pending (see the header). Throws what the store throws.
+   *
+   * A retried request (a key used before) stores nothing and hands the earlier message again to
+   * that message's own recipients, whatever the retry named: those who cannot take it directly
+   * have it made pending again (a crash may have come between the store and the direct writes),
+   * so it may come once more at their next login; recipients drop it by mid if they have it.
+   */
+  async send(message: NewMessage): Promise<StoredMessage> {
+    const { messages } = this.#deps.store;
+    let routes = await this.#direct.route(message.recipients);
+    const appended = await messages.append({ ...message, recipients: routes.stored });
+    const stored = appended.message;
+    if (appended.duplicate) {
+      routes = await this.#direct.route(await this.#recipientsOf(stored));
+      await messages.addPending(stored.mid, routes.stored);
+    } else {
+      this.#deps.metrics?.messageStored();
     }
-    const byNode = new Map<string, number[]>();
-    let offline = 0;
-    for (const userId of elsewhere) {
-      const node = locations.get(userId);
-      if (node === undefined || node === presence.nodeId) {
-        offline++;
-        continue;
-      }
-      const users = byNode.get(node);
-      if (users) users.push(userId);
-      else byNode.set(node, [userId]);
-    }
-    this.#deps.metrics?.leftPending(offline);
-    await Promise.all([...byNode].map(([node, to]) => this.#publish(node, { to, push })));
+    const push = pushOf(stored);
+    if (routes.stored.length === 0) await this.#sendDirect(routes, push);
+    else await Promise.all([this.#sendDirect(routes, push), this.deliver(routes.stored, push)]);
+    return stored;
+  }
+
+  /** Pushes a pending message to every recipient online anywhere in the cluster. Never throws. */
+  deliver(recipients: readonly number[], push: ChatPush): Promise<void> {
+    return this.#pending.deliver(recipients, push);
   }
 
   /** Handles what another server published to this one. */
   receive(message: ChatBusMessage): void {
     if ("reports" in message) {
-      this.direct.receiveReports(message.reports);
+      this.#direct.receiveReports(message.reports);
       return;
     }
     const sentAt = message.sentAt;
     this.#deps.metrics?.envelopeReceived(
       typeof sentAt === "number" ? (Date.now() - sentAt) / 1000 : null,
     );
-    if (message.reply) void this.direct.take({ ...message, reply: message.reply });
-    else this.#sendLocally(message.to, message.push as ChatPush);
+    if (message.reply) void this.#direct.take({ ...message, reply: message.reply });
+    else this.#pending.sendLocally(message.to, message.push as ChatPush);
   }
 
   /**
@@ -104,110 +115,52 @@ export class Delivery {
    * overtakes the older messages of its backlog.
    */
   hold(userId: number, session: Session): void {
-    this.#holding.set(userId, { session, pushes: [] });
+    this.#holds.hold(userId, session);
   }
 
   /** True while `session` of `userId` is logging in (its backlog will carry what is pending). */
   isHolding(userId: number, session: Session): boolean {
-    return this.#holding.get(userId)?.session === session;
-  }
-
-  /** The recipients remembered as not routed since the last call, forgotten now. */
-  takeUnrouted(): number[] {
-    const userIds = [...this.#unrouted];
-    this.#unrouted = new Set();
-    return userIds;
-  }
-
-  /**
-   * Remembers recipients whose pushes could not be routed, for the recovery sweep. Beyond the
-   * cap they are not remembered: their pushes wait for their next login.
-   */
-  rememberUnrouted(userIds: readonly number[]): void {
-    for (const userId of userIds) {
-      if (this.#unrouted.size >= UNROUTED_CAP) return;
-      this.#unrouted.add(userId);
-    }
+    return this.#holds.isHolding(userId, session);
   }
 
   /** Sends what was held for the session, except the mids its backlog already carried. */
   release(userId: number, session: Session, sent: ReadonlySet<number>): void {
-    const held = this.#holding.get(userId);
-    if (held?.session !== session) return;
-    this.#holding.delete(userId);
-    if (this.#deps.sessions.get(userId) !== session) return;
-    for (const push of held.pushes) if (!sent.has(push.mid)) this.#sendLocally([userId], push);
+    const held = this.#holds.release(userId, session);
+    if (held.length === 0 || this.#deps.sessions.get(userId) !== session) return;
+    for (const push of held) if (!sent.has(push.mid)) this.#pending.sendLocally([userId], push);
   }
 
-  /** Sends to recipients with a session here; returns the others. */
-  #sendLocally(recipients: readonly number[], push: ChatPush): number[] {
-    const { sessions } = this.#deps;
-    const elsewhere: number[] = [];
-    let shared: SharedFrame | undefined;
-    for (const userId of recipients) {
-      const session = sessions.get(userId);
-      if (!session) {
-        elsewhere.push(userId);
-        continue;
-      }
-      const held = this.#holding.get(userId);
-      if (held?.session === session) {
-        held.pushes.push(push);
-        continue;
-      }
-      this.#write(session, shared ??= new SharedFrame(push), push);
-      if (!session.receipts) {
-        // Protocol v1 clients send no receipts: a push counts as delivered once written.
-        session.written().then((written) => written && this.#markWritten(userId, push.mid));
-      }
+  /** The recipients remembered as not routed since the last call, forgotten now. */
+  takeUnrouted(): number[] {
+    return this.#pending.takeUnrouted();
+  }
+
+  /** Remembers recipients whose pushes could not be routed, for the recovery sweep. */
+  rememberUnrouted(userIds: readonly number[]): void {
+    this.#pending.rememberUnrouted(userIds);
+  }
+
+  /**
+   * Writes the push to the recipients taking it directly; whoever did not take it in time has
+   * the message made pending (before this resolves) and is routed the usual way.
+   */
+  async #sendDirect(routes: Routes, push: ChatPush): Promise<void> {
+    if (routes.local.size === 0 && routes.remote.size === 0) return;
+    const { missed, late } = await this.#direct.send(routes, push);
+    if (missed.length === 0 && late.size === 0) return;
+    await this.#deps.store.messages.addPending(push.mid, [...missed, ...late.keys()]);
+    for (const [userId, write] of late) {
+      write.then((written) =>
+        written ? this.#pending.markWritten(userId, push.mid) : this.deliver([userId], push)
+      );
     }
-    return elsewhere;
+    await this.deliver(missed, push);
   }
 
-  #write(session: Session, shared: SharedFrame, push: ChatPush): void {
-    session.sendShared(shared);
-    this.#deps.metrics?.frameOut(push);
-    this.#deps.metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
-  }
-
-  async #publish(node: string, envelope: Envelope): Promise<void> {
-    const stamped: Envelope = { ...envelope, sentAt: Date.now() };
-    try {
-      if (!await this.#deps.bus.publish(node, stamped)) {
-        this.#deps.metrics?.leftPending(envelope.to.length);
-      }
-    } catch (error) {
-      this.#deps.metrics?.backendError(error);
-      this.#deps.metrics?.leftPending(envelope.to.length);
-      this.rememberUnrouted(envelope.to);
-      this.#deps.log.warn("publish failed; pushes wait for Redis to recover", { error, node });
-    }
-  }
-
-  /** Marks a push written to a receipt-less session delivered, batched per event-loop turn. */
-  #markWritten(userId: number, mid: number): void {
-    const mids = this.#written.get(userId);
-    if (mids) mids.push(mid);
-    else this.#written.set(userId, [mid]);
-    if (this.#flushScheduled) return;
-    this.#flushScheduled = true;
-    setImmediate(() => void this.#flushWritten());
-  }
-
-  async #flushWritten(): Promise<void> {
-    const batch = this.#written;
-    this.#written = new Map();
-    this.#flushScheduled = false;
-    await Promise.all([...batch].map(async ([userId, mids]) => {
-      try {
-        await this.#deps.messages.acknowledge(userId, mids);
-      } catch (error) {
-        this.#deps.metrics?.backendError(error);
-        this.#deps.log.warn("could not mark pushes delivered; they will come again", {
-          error,
-          user: userId,
-        });
-      }
-    }));
+  /** Who a stored message is for: its recipient, or the other members of its group now. */
+  async #recipientsOf(message: StoredMessage): Promise<number[]> {
+    if (message.groupId === null) return message.toId === null ? [] : [message.toId];
+    const members = await this.#deps.store.groups.memberIds(message.groupId);
+    return members.filter((id) => id !== message.senderId);
   }
 }

@@ -8,7 +8,7 @@
 import type { Bus, Presence } from "./cluster/types.ts";
 import type { Delivery } from "./delivery.ts";
 import { BACKLOG_BATCH } from "./handlers/backlog.ts";
-import { pushOf } from "./handlers/chat.ts";
+import { pushOf } from "./push.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { SessionRegistry } from "./session.ts";

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
+import type { Timers } from "../lib/shared_deadline.ts";
 import { type RecordingSession, settle, TestCluster } from "./support/harness.ts";
 
 function deliveryTest(
@@ -50,6 +51,40 @@ async function until(condition: () => boolean | Promise<boolean>, what: string):
     await settle();
   }
   assert.fail(`never happened: ${what}`);
+}
+
+/** Timers that fire only when the test says: time passes only through fire(). */
+class ManualTimers implements Timers {
+  readonly #due = new Map<number, () => void>();
+  #next = 1;
+
+  setTimeout(callback: () => void): unknown {
+    this.#due.set(this.#next, callback);
+    return this.#next++;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#due.delete(handle as number);
+  }
+
+  /** Timers started and neither fired nor cleared. */
+  get waiting(): number {
+    return this.#due.size;
+  }
+
+  /** Fires every timer started so far. */
+  fire(): void {
+    const due = [...this.#due.values()];
+    this.#due.clear();
+    for (const callback of due) callback();
+  }
+}
+
+/** The reply to `request`, and whether it has come yet. */
+function tracked(reply: Promise<Record<string, unknown>>) {
+  const state = { acked: false, reply };
+  reply.then(() => state.acked = true);
+  return state;
 }
 
 deliveryTest("with receipts, pushes come again at each login until acknowledged", async (c) => {
@@ -219,7 +254,7 @@ deliveryTest(
 );
 
 deliveryTest("without a report in time the message is made pending and routed", async (c) => {
-  c.directWriteMs = 20;
+  c.directReportMs = 20;
   await c.node("node-b", {
     // Node b's reports never arrive.
     bus: (inner) => ({
@@ -424,5 +459,69 @@ deliveryTest(
     assert.deepEqual(msgs(await c.store.messages.pending(failing.id)), ["to all"]);
     assert.deepEqual(msgs(fast.client.pushes()), ["to all"]);
     assert.deepEqual(msgs(slow.client.pushes()), ["to all"], "pushed once");
+  },
+);
+
+deliveryTest(
+  "a recipient that stops reading holds up one send by the write deadline, then no sender at all",
+  async (c) => {
+    const timers = c.timers = new ManualTimers();
+    const { alice, bob, bobId } = await loggedInPair(c);
+    const carol = await c.client();
+    await carol.login(await carol.register("carol"));
+    const finishWrites = holdWrites(bob.session);
+
+    const first = tracked(alice.request({ msgid: 6, toid: bobId, msg: "first" }));
+    await until(() => bob.session.received.length > 0, "bob gets the push");
+    await settle();
+    assert.equal(first.acked, false, "waits for the write, up to the deadline");
+    assert.equal(timers.waiting, 1);
+    timers.fire();
+    assert.equal((await first.reply).errno, 0);
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["first"], "late: pending");
+
+    // Bob is late now: nobody waits on his writes, whoever sends and however long he takes.
+    for (const [sender, msg] of [[carol, "second"], [alice, "third"]] as const) {
+      const next = tracked(sender.request({ msgid: 6, toid: bobId, msg }));
+      await until(() => next.acked, `the ACK of "${msg}" without any time passing`);
+      assert.equal((await next.reply).errno, 0);
+    }
+    assert.equal(timers.waiting, 0, "no deadline started for a late session");
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["first", "second", "third"]);
+    assert.deepEqual(msgs(bob.pushes()), ["first", "second", "third"], "all queued to him");
+
+    // His writes go through: every push counts as delivered, and he takes pushes directly again.
+    finishWrites(true);
+    await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
+    assert.equal((await alice.request({ msgid: 6, toid: bobId, msg: "fourth" })).errno, 0);
+    assert.deepEqual(await c.store.messages.pending(bobId), [], "taken directly again");
+    assert.deepEqual(msgs(bob.pushes()), ["fourth"]);
+  },
+);
+
+deliveryTest(
+  "a recipient on another node that stops reading holds up no sender once it is late there",
+  async (c) => {
+    const timers = c.timers = new ManualTimers();
+    const { alice, bob, bobId } = await loggedInPair(c, "node-b");
+    const finishWrites = holdWrites(bob.session);
+
+    const first = tracked(alice.request({ msgid: 6, toid: bobId, msg: "first" }));
+    await until(() => bob.session.received.length > 0, "bob gets the push");
+    await settle();
+    assert.equal(first.acked, false, "waits for node-b's report of the write");
+    // Node-b's write deadline (and node-a's wait for the report) pass: node-b reports a miss.
+    timers.fire();
+    assert.equal((await first.reply).errno, 0);
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["first"]);
+
+    const second = tracked(alice.request({ msgid: 6, toid: bobId, msg: "second" }));
+    await until(() => second.acked, "the ACK without any time passing");
+    assert.equal((await second.reply).errno, 0);
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["first", "second"]);
+    await until(() => bob.session.received.length >= 2, "bob gets the second push too");
+
+    finishWrites(true);
+    await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
   },
 );

@@ -1,36 +1,13 @@
-// One-to-one and group chat: validate, store the message, hand it to every recipient, then
-// answer with its mid. Before the ACK each recipient either has the message pending in the store
-// or, for a v1 session keeping up, has it written to their socket (lib/direct.ts): so an errno 0
-// ACK means the message cannot be lost.
+// One-to-one and group chat: check the request, then hand the message to delivery
+// (lib/delivery.ts), which stores it and delivers it to every recipient, and answer with its
+// mid. An errno 0 ACK means each recipient has the message written to their connection or
+// pending: it cannot be lost.
 
 import { ChatError, Errno } from "../errors.ts";
-import { type ChatPush, Limits, MsgId } from "../protocol.ts";
-import type { NewMessage, StoredMessage } from "../store/types.ts";
+import { Limits, MsgId } from "../protocol.ts";
 import { idField, optionalTextField, textField } from "../validate.ts";
 import type { ChatDeps, Handler } from "./context.ts";
 import { requireUser } from "./context.ts";
-
-/** The push frame of a stored message. */
-export function pushOf(message: StoredMessage): ChatPush {
-  const sender = { id: message.senderId, name: message.senderName };
-  return message.groupId === null
-    ? {
-      msgid: MsgId.ONE_CHAT,
-      mid: message.mid,
-      ...sender,
-      toid: message.toId ?? 0,
-      msg: message.msg,
-      time: message.time,
-    }
-    : {
-      msgid: MsgId.GROUP_CHAT,
-      mid: message.mid,
-      ...sender,
-      groupid: message.groupId,
-      msg: message.msg,
-      time: message.time,
-    };
-}
 
 function userExists(deps: ChatDeps, userId: number): Promise<boolean> {
   return deps.knownUsers.exists(userId, async (id) => !!await deps.store.users.findById(id));
@@ -49,7 +26,7 @@ export const oneChat: Handler = async (session, request, deps) => {
   if (!await userExists(deps, toid)) {
     throw new ChatError(Errno.NOT_FOUND, `no user with id ${toid}`);
   }
-  const message = await storeAndDeliver({
+  const message = await deps.delivery.send({
     senderId: sender.id,
     senderName: sender.name,
     toId: toid,
@@ -58,7 +35,7 @@ export const oneChat: Handler = async (session, request, deps) => {
     time: deps.now().toISOString(),
     key,
     recipients: [toid],
-  }, deps);
+  });
   return { body: { time: message.time, mid: message.mid } };
 };
 
@@ -75,8 +52,7 @@ export const groupChat: Handler = async (session, request, deps) => {
   if (!members.includes(sender.id)) {
     throw new ChatError(Errno.CONFLICT, `you are not a member of group ${groupid}`);
   }
-  const recipients = members.filter((id) => id !== sender.id);
-  const message = await storeAndDeliver({
+  const message = await deps.delivery.send({
     senderId: sender.id,
     senderName: sender.name,
     toId: null,
@@ -84,50 +60,10 @@ export const groupChat: Handler = async (session, request, deps) => {
     msg,
     time: deps.now().toISOString(),
     key,
-    recipients,
-  }, deps);
+    recipients: members.filter((id) => id !== sender.id),
+  });
   return { body: { time: message.time, mid: message.mid } };
 };
-
-/**
- * Stores the message, pending for the recipients who cannot take it directly, and hands it to
- * every recipient (see the header). Returns the stored message.
- *
- * A retried request (a key used before) stores nothing and hands the earlier message again to
- * that message's own recipients, whatever the retry named: those who cannot take it directly
- * have it made pending again (a crash may have come between the store and the direct writes),
- * so it may come once more at their next login; recipients drop it by mid if they have it.
- */
-async function storeAndDeliver(newMessage: NewMessage, deps: ChatDeps): Promise<StoredMessage> {
-  const { delivery, store } = deps;
-  let routes = await delivery.direct.route(newMessage.recipients);
-  const { message, duplicate } = await store.messages.append({
-    ...newMessage,
-    recipients: routes.stored,
-  });
-  if (!duplicate) {
-    deps.metrics?.messageStored();
-  } else {
-    routes = await delivery.direct.route(await recipientsOf(message, deps));
-    await store.messages.addPending(message.mid, routes.stored);
-  }
-  const push = pushOf(message);
-  const direct = delivery.direct.send(
-    routes,
-    push,
-    (userIds) => store.messages.addPending(message.mid, userIds),
-  );
-  if (routes.stored.length === 0) await direct;
-  else await Promise.all([direct, delivery.deliver(routes.stored, push)]);
-  return message;
-}
-
-/** Who a stored message is for: its recipient, or the other members of its group now. */
-async function recipientsOf(message: StoredMessage, deps: ChatDeps): Promise<number[]> {
-  if (message.groupId === null) return message.toId === null ? [] : [message.toId];
-  const members = await deps.store.groups.memberIds(message.groupId);
-  return members.filter((id) => id !== message.senderId);
-}
 
 export const chatHandlers = {
   [MsgId.ONE_CHAT]: oneChat,

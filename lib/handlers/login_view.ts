@@ -5,7 +5,7 @@
 import type { GroupView, PresenceState } from "../protocol.ts";
 import type { UserSummary } from "../store/types.ts";
 import { type Backlog, splitBacklog } from "./backlog.ts";
-import { pushOf } from "./chat.ts";
+import { pushOf } from "../push.ts";
 import type { ChatDeps } from "./context.ts";
 
 export interface LoginView {

@@ -4,7 +4,7 @@
 import { ChatError, Errno } from "../errors.ts";
 import { Limits, MsgId } from "../protocol.ts";
 import { idField, isMid, midField } from "../validate.ts";
-import { pushOf } from "./chat.ts";
+import { pushOf } from "../push.ts";
 import type { Handler } from "./context.ts";
 import { requireUser } from "./context.ts";
 

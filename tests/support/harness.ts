@@ -12,6 +12,7 @@ import { scryptHasher } from "../../lib/password.ts";
 import { type Frame, MsgId } from "../../lib/protocol.ts";
 import type { Redelivery } from "../../lib/redelivery.ts";
 import type { Connection, Inbound, Session } from "../../lib/session.ts";
+import type { Timers } from "../../lib/shared_deadline.ts";
 import type { SharedFrame } from "../../lib/shared_frame.ts";
 import { openSqliteStore } from "../../lib/store/sqlite.ts";
 import type { Repositories } from "../../lib/store/types.ts";
@@ -201,8 +202,12 @@ export class TestCluster {
   registerLimit = 1000;
   /** Most connections each node made from now on serves at once. */
   maxConnections: number | undefined = undefined;
-  /** How long the nodes' direct pushes may take to be written (lib/direct.ts). */
+  /** How long the nodes' direct writes may take before a session is late (lib/direct_writer.ts). */
   directWriteMs = 1000;
+  /** How long a node waits for another node's report of a direct write (lib/direct_remote.ts). */
+  directReportMs = 1000;
+  /** The timers of those deadlines: the system's unless a test brings its own. */
+  timers: Timers | undefined = undefined;
 
   constructor(pendingCap?: number) {
     this.store = openSqliteStore(":memory:", pendingCap);
@@ -245,6 +250,8 @@ export class TestCluster {
       loginTimeoutMs: 0,
       maxConnections: this.maxConnections,
       directWriteMs: this.directWriteMs,
+      directReportMs: this.directReportMs,
+      timers: this.timers,
       metrics: wrapping.metrics,
     });
     this.cores.set(nodeId, core);

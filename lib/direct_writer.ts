@@ -1,0 +1,90 @@
+// The write half of direct delivery on one server: which sessions here may take a push
+// directly, and writing it to them with a short wait for the writes. A session may if it is a
+// v1 session (no receipts), not logging in, not behind on its writes, and not late: once a
+// direct write to it has missed the deadline, it is late until that write settles, and no push
+// waits on it meanwhile (they go the pending way). So a recipient that stops reading costs one
+// sender one wait of at most the deadline, and every later sender nothing: their ACKs never
+// depend on how fast the recipient reads.
+
+import type { LoginHolds } from "./login_holds.ts";
+import type { ServerMetrics } from "./metrics.ts";
+import type { ChatPush } from "./protocol.ts";
+import type { Session } from "./session.ts";
+import { SharedDeadline, SYSTEM_TIMERS, type Timers } from "./shared_deadline.ts";
+import { SharedFrame } from "./shared_frame.ts";
+
+/** Most bytes a session may have waiting to be written and still take pushes directly. */
+export const DIRECT_BACKLOG_BYTES = 64 * 1024;
+
+/**
+ * How long a direct write may take before its session counts as late. A session keeping up
+ * has its push written within an event-loop turn or two; this only has to cover a busy turn.
+ */
+export const DIRECT_WRITE_MS = 50;
+
+/** How the writes of one push went: written in time, failed, or still under way (late). */
+export interface WriteOutcome {
+  taken: number[];
+  failed: number[];
+  /** By user id: the write still under way, resolving true once written, false if it failed. */
+  late: Map<number, Promise<boolean>>;
+}
+
+export class DirectWriter {
+  readonly #holds: LoginHolds;
+  readonly #metrics: ServerMetrics | undefined;
+  readonly #deadlines: SharedDeadline;
+  /** Sessions with a direct write that missed its deadline and has not settled yet. */
+  readonly #late = new WeakSet<Session>();
+
+  constructor(
+    holds: LoginHolds,
+    options: { writeMs?: number; timers?: Timers; metrics?: ServerMetrics } = {},
+  ) {
+    this.#holds = holds;
+    this.#metrics = options.metrics;
+    this.#deadlines = new SharedDeadline(
+      options.writeMs ?? DIRECT_WRITE_MS,
+      options.timers ?? SYSTEM_TIMERS,
+    );
+  }
+
+  /** Whether `session` of `userId` may take a push directly now (see the header). */
+  takes(userId: number, session: Session): boolean {
+    return !session.receipts && !this.#late.has(session) && !this.#holds.isLoggingIn(userId) &&
+      session.unwrittenBytes <= DIRECT_BACKLOG_BYTES;
+  }
+
+  /**
+   * Writes the push to every session and waits, up to the deadline, for the writes: who has it
+   * written, whose write failed, and the writes still under way, whose sessions are late now.
+   */
+  async write(sessions: ReadonlyMap<number, Session>, push: ChatPush): Promise<WriteOutcome> {
+    const taken: number[] = [];
+    const failed: number[] = [];
+    const late = new Map<number, Promise<boolean>>();
+    if (sessions.size === 0) return { taken, failed, late };
+    const shared = new SharedFrame(push);
+    const { promise: settled, resolve } = Promise.withResolvers<void>();
+    for (const [userId, session] of sessions) {
+      session.sendShared(shared);
+      this.#metrics?.frameOut(push);
+      this.#metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
+      const write = session.written();
+      late.set(userId, write);
+      write.then((written) => {
+        this.#late.delete(session);
+        if (!late.delete(userId)) return;
+        (written ? taken : failed).push(userId);
+        if (late.size === 0) resolve();
+      });
+    }
+    const deadline = this.#deadlines.start();
+    await Promise.race([settled, deadline.expired]);
+    deadline.done();
+    if (late.size === 0) return { taken, failed, late };
+    for (const userId of late.keys()) this.#late.add(sessions.get(userId)!);
+    // Freeze the outcome: what settles from now on is late.
+    return { taken: [...taken], failed: [...failed], late: new Map(late) };
+  }
+}
