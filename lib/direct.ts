@@ -4,7 +4,8 @@
 // written push as delivered. `route` decides per recipient, before the message is stored,
 // whether that is worth trying: a session here that can take it now (lib/direct_writer.ts), a
 // user online on another server (whose server writes and reports back, lib/direct_remote.ts),
-// or neither (the message is stored pending for them). `send` says, after the store, who took
+// or neither (the message is stored pending for them; so is a user another server reported,
+// less than 2 s ago, as not taking pushes directly: a receipts client, say). `send` says, after the store, who took
 // the push, who missed it and whose write is still under way; lib/delivery.ts makes the message
 // pending for the last two before the ACK, so an errno 0 ACK means no recipient can miss it.
 
@@ -58,12 +59,18 @@ export interface DirectDeps {
 export class DirectDelivery {
   readonly #deps: DirectDeps;
   readonly #locations: LocationCache;
+  /**
+   * Users another server reported as there but not taking pushes directly (receipts clients,
+   * above all), remembered as long as a location: they are routed the pending way meanwhile.
+   */
+  readonly #declining: LocationCache;
   readonly #writer: DirectWriter;
   readonly #remote: DirectRemote;
 
   constructor(deps: DirectDeps) {
     this.#deps = deps;
     this.#locations = deps.locations ?? new LocationCache();
+    this.#declining = new LocationCache();
     this.#writer = new DirectWriter(deps.holds, {
       writeMs: deps.writeMs,
       timers: deps.timers,
@@ -102,6 +109,10 @@ export class DirectDelivery {
       if (session) {
         if (this.#writer.takes(userId, session)) local.set(userId, session);
         else stored.push(userId);
+        continue;
+      }
+      if (this.#declining.get(userId) !== undefined) {
+        stored.push(userId);
         continue;
       }
       const node = this.#locations.get(userId);
@@ -174,10 +185,14 @@ export class DirectDelivery {
     };
   }
 
-  /** Sends to another server's users; forgets where those who missed it were thought to be. */
+  /**
+   * Sends to another server's users; forgets where those who missed it were thought to be, and
+   * remembers those who declined it.
+   */
   async #sendRemote(node: string, to: number[], push: ChatPush): Promise<number[]> {
-    const missed = await this.#remote.send(node, to, push);
+    const { missed, declined } = await this.#remote.send(node, to, push);
     for (const userId of missed) this.#locations.forget(userId);
+    for (const userId of declined) this.#declining.learn(userId, node);
     return missed;
   }
 }

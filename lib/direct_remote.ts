@@ -3,7 +3,9 @@
 // with a reply ticket and waits for the report (or the report deadline, or a publish nobody
 // heard); the receiving server writes with its own DirectWriter (so a late session there costs
 // at most its write deadline) and sends back, in one bus message per node per event-loop turn,
-// the reports of the envelopes it took.
+// the reports of the envelopes it took. A report also names the recipients who are there but do
+// not take pushes directly (receipts clients, above all): the sender then stops asking for them
+// for a while (lib/direct.ts), which saves a round trip per message.
 
 import { setImmediate } from "node:timers";
 import type { Bus, DirectReport, Envelope } from "./cluster/types.ts";
@@ -34,6 +36,12 @@ export interface DirectRemoteDeps {
   timers?: Timers;
 }
 
+/** Who of a remote send's recipients did not take the push, and who of those declined it. */
+export interface RemoteOutcome {
+  missed: number[];
+  declined: number[];
+}
+
 /** An envelope another server published asking for a report. */
 export type ReportedEnvelope = Envelope & { reply: { node: string; ticket: number } };
 
@@ -41,7 +49,7 @@ export class DirectRemote {
   readonly #deps: DirectRemoteDeps;
   readonly #deadlines: SharedDeadline;
   /** Envelopes published with `reply`, waiting for their report, by ticket. */
-  readonly #awaiting = new Map<number, (taken: number[]) => void>();
+  readonly #awaiting = new Map<number, (report: DirectReport) => void>();
   #nextTicket = 1;
   /** Reports to send, by node, in one message per node per event-loop turn. */
   #reports = new Map<string, DirectReport[]>();
@@ -54,23 +62,29 @@ export class DirectRemote {
     );
   }
 
-  /** Publishes the push for `node`'s users `to`, asking for a report; returns who missed it. */
-  async send(node: string, to: number[], push: ChatPush): Promise<number[]> {
+  /**
+   * Publishes the push for `node`'s users `to`, asking for a report; returns who missed it, and
+   * which of those the other server said are there but do not take pushes directly now.
+   */
+  async send(node: string, to: number[], push: ChatPush): Promise<RemoteOutcome> {
     const ticket = this.#nextTicket++;
-    const { promise: reported, resolve } = Promise.withResolvers<number[]>();
+    const { promise: reported, resolve } = Promise.withResolvers<DirectReport | null>();
     this.#awaiting.set(ticket, resolve);
     const deadline = this.#deadlines.start();
     try {
       const reply = { node: this.#deps.nodeId, ticket };
       const heard = await this.#deps.bus.publish(node, { to, push, sentAt: Date.now(), reply });
-      if (!heard) return to;
-      const taken = await Promise.race([reported, deadline.expired.then(() => [])]);
-      const took = new Set(taken);
-      return to.filter((userId) => !took.has(userId));
+      if (!heard) return { missed: to, declined: [] };
+      const report = await Promise.race([reported, deadline.expired.then(() => null)]);
+      const took = new Set(report?.taken);
+      return {
+        missed: to.filter((userId) => !took.has(userId)),
+        declined: report?.declined ?? [],
+      };
     } catch (error) {
       this.#deps.metrics?.backendError(error);
       this.#deps.log.warn("direct publish failed; the message is made pending", { error, node });
-      return to;
+      return { missed: to, declined: [] };
     } finally {
       deadline.done();
       this.#awaiting.delete(ticket);
@@ -85,20 +99,27 @@ export class DirectRemote {
   async take(envelope: ReportedEnvelope): Promise<void> {
     const { sessions, writer } = this.#deps;
     const takers = new Map<number, Session>();
+    const declined: number[] = [];
     for (const userId of envelope.to) {
       const session = sessions.get(userId);
-      if (session && writer.takes(userId, session)) takers.set(userId, session);
+      if (!session) continue;
+      if (writer.takes(userId, session)) takers.set(userId, session);
+      else declined.push(userId);
     }
     const { taken } = await writer.write(takers, envelope.push as ChatPush);
-    this.#report(envelope.reply.node, { ticket: envelope.reply.ticket, taken });
+    const { ticket } = envelope.reply;
+    this.#report(
+      envelope.reply.node,
+      declined.length ? { ticket, taken, declined } : { ticket, taken },
+    );
   }
 
   /** Hands reports another server sent to the sends waiting for them. */
   receiveReports(reports: readonly DirectReport[]): void {
-    for (const { ticket, taken } of reports) {
-      const resolve = this.#awaiting.get(ticket);
-      this.#awaiting.delete(ticket);
-      resolve?.(taken);
+    for (const report of reports) {
+      const resolve = this.#awaiting.get(report.ticket);
+      this.#awaiting.delete(report.ticket);
+      resolve?.(report);
     }
   }
 

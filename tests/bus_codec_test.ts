@@ -14,7 +14,9 @@ const envelope: BusMessage = {
   sentAt: 1_700_000_000_123,
 };
 const asking: BusMessage = { to: [4], push: { msg: "direct?" }, reply: { node: "B", ticket: 7 } };
-const reports: BusMessage = { reports: [{ ticket: 7, taken: [4] }, { ticket: 8, taken: [] }] };
+const reports: BusMessage = {
+  reports: [{ ticket: 7, taken: [4] }, { ticket: 8, taken: [], declined: [5, 6] }],
+};
 
 Deno.test("bus codec: one message travels as its own object and comes back equal", () => {
   for (const message of [envelope, asking, reports]) {
@@ -39,6 +41,9 @@ Deno.test("bus codec: fields that are not part of a bus message are not carried"
     '{"to":[3],"push":{"a":1},"sentAt":"soon","extra":true,"reply":{"node":"A","ticket":1,"x":2}}',
   );
   assert.deepEqual(decoded, { to: [3], push: { a: 1 }, reply: { node: "A", ticket: 1 } });
+  assert.deepEqual(decodeBusMessages('{"reports":[{"ticket":2,"taken":[],"extra":1}]}'), [
+    { reports: [{ ticket: 2, taken: [] }] },
+  ]);
 });
 
 Deno.test("bus codec: what is not a bus message decodes as undefined in its place", () => {
@@ -54,6 +59,8 @@ Deno.test("bus codec: what is not a bus message decodes as undefined in its plac
     '{"to":[1],"push":{},"reply":{"node":"A","ticket":0.5}}',
     '{"reports":[{"ticket":1,"taken":["2"]}]}',
     '{"reports":[{"taken":[2]}]}',
+    '{"reports":[{"ticket":1,"taken":[2],"declined":[0.5]}]}',
+    '{"reports":[{"ticket":1,"taken":[2],"declined":3}]}',
     '{"batch":"x"}',
   ];
   for (const text of malformed) assert.deepEqual(decodeBusMessages(text), [undefined], text);

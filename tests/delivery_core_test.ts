@@ -525,3 +525,35 @@ deliveryTest(
     await until(async () => (await c.store.messages.pending(bobId)).length === 0, "delivered");
   },
 );
+
+deliveryTest(
+  "a receipts recipient on another node is asked directly once, then routed the pending way",
+  async (c) => {
+    /** Envelopes node-a publishes asking for a report (a direct try). */
+    let directTries = 0;
+    await c.node("node-a", {
+      bus: (inner) => ({
+        ...inner,
+        subscribe: (nodeId, handler) => inner.subscribe(nodeId, handler),
+        publish: (nodeId, message) => {
+          if ("reply" in message && message.reply) directTries++;
+          return inner.publish(nodeId, message);
+        },
+        close: () => inner.close(),
+      }),
+    });
+    const alice = await c.client();
+    const bob = await c.client("node-b");
+    const aliceId = await alice.register("alice");
+    const bobId = await bob.register("bob");
+    await alice.login(aliceId);
+    await bob.login(bobId, "pw", { receipts: true });
+    for (const msg of ["one", "two", "three"]) {
+      assert.equal((await alice.request({ msgid: 6, toid: bobId, msg })).errno, 0);
+    }
+    await until(() => bob.session.received.length >= 3, "bob gets every push");
+    assert.deepEqual(msgs(bob.pushes()), ["one", "two", "three"]);
+    assert.equal(directTries, 1, "node-b declined once; node-a remembers");
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["one", "two", "three"]);
+  },
+);

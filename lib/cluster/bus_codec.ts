@@ -35,7 +35,11 @@ function busMessageOf(value: unknown): BusMessage | undefined {
   // `sentAt` (publish time, epoch ms) lets the receiver measure the bus's lag.
   const sentAt = typeof value.sentAt === "number" ? { sentAt: value.sentAt } : {};
   if (Array.isArray(value.reports)) {
-    return value.reports.every(isReport) ? { reports: value.reports, ...sentAt } : undefined;
+    if (!value.reports.every(isReport)) return undefined;
+    const reports = value.reports.map(({ ticket, taken, declined }) =>
+      declined === undefined ? { ticket, taken } : { ticket, taken, declined }
+    );
+    return { reports, ...sentAt };
   }
   if (isObject(value.event) && isIdList(value.to)) {
     return rosterEnvelopeOf(value.to, value.event, value.subject, sentAt);
@@ -70,7 +74,8 @@ function rosterEnvelopeOf(
 }
 
 function isReport(value: unknown): value is DirectReport {
-  return isObject(value) && Number.isSafeInteger(value.ticket) && isIdList(value.taken);
+  return isObject(value) && Number.isSafeInteger(value.ticket) && isIdList(value.taken) &&
+    (value.declined === undefined || isIdList(value.declined));
 }
 
 function isIdList(value: unknown): value is number[] {

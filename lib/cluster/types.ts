@@ -28,6 +28,12 @@ export interface ReportEnvelope {
 export interface DirectReport {
   ticket: number;
   taken: number[];
+  /**
+   * Recipients with a session on the reporting node who do not take pushes directly now (they
+   * send receipts, are logging in, or are behind on their writes): the sender routes them the
+   * pending way for a while instead of asking again for every message. Absent: none.
+   */
+  declined?: number[];
 }
 
 /** What chat delivery sends on the bus. */
