@@ -48,7 +48,10 @@ export interface DirectDeps {
   metrics?: ServerMetrics;
   /** How long a write here may take before its session is late (DIRECT_WRITE_MS). */
   writeMs?: number;
-  /** How long to wait for another server's report (DIRECT_REPORT_MS). */
+  /**
+   * How long to wait for another server's report (DIRECT_REPORT_MS); a write this server does
+   * for another one waits half of it (DIRECT_REMOTE_WRITE_MS by default).
+   */
   reportMs?: number;
   /** The timers of the deadlines; the system's by default (tests pass their own). */
   timers?: Timers;
@@ -73,6 +76,7 @@ export class DirectDelivery {
     this.#declining = new LocationCache();
     this.#writer = new DirectWriter(deps.holds, {
       writeMs: deps.writeMs,
+      remoteWriteMs: deps.reportMs === undefined ? undefined : deps.reportMs / 2,
       timers: deps.timers,
       metrics: deps.metrics,
     });

@@ -106,7 +106,7 @@ export class DirectRemote {
       if (writer.takes(userId, session)) takers.set(userId, session);
       else declined.push(userId);
     }
-    const { taken } = await writer.write(takers, envelope.push as ChatPush);
+    const { taken } = await writer.write(takers, envelope.push as ChatPush, "remote");
     const { ticket } = envelope.reply;
     this.#report(
       envelope.reply.node,

@@ -3,8 +3,8 @@
 // v1 session (no receipts), not logging in, not behind on its writes, and not late: once a
 // direct write to it has missed the deadline, it is late until that write settles, and no push
 // waits on it meanwhile (they go the pending way). So a recipient that stops reading costs one
-// sender one wait of at most the deadline, and every later sender nothing: their ACKs never
-// depend on how fast the recipient reads.
+// sender one wait of at most the deadline (50 ms; 500 ms when another server's sender asked),
+// and every later sender nothing: their ACKs never depend on how fast the recipient reads.
 
 import type { LoginHolds } from "./login_holds.ts";
 import type { ServerMetrics } from "./metrics.ts";
@@ -17,8 +17,10 @@ import { SharedFrame } from "./shared_frame.ts";
 export const DIRECT_BACKLOG_BYTES = 64 * 1024;
 
 /**
- * How long a direct write may take before its session counts as late. A session keeping up
- * has its push written within an event-loop turn or two; this only has to cover a busy turn.
+ * How long a direct write for this server's own sender may take before its session counts as
+ * late. A session keeping up has its push written within an event-loop turn or two; this only
+ * has to cover a busy turn. A late write here costs nothing but a pending row: the sender makes
+ * the message pending, and the write, when it completes, marks it delivered.
  */
 export const DIRECT_WRITE_MS = 50;
 
@@ -30,23 +32,40 @@ export interface WriteOutcome {
   late: Map<number, Promise<boolean>>;
 }
 
+/**
+ * The same for a write another server asked for (lib/direct_remote.ts). Longer, because a write
+ * reported late there is routed again by the sender, and the late write still goes out: the
+ * recipient would get the push twice. Half the sender's wait for the report, so the report comes
+ * in time.
+ */
+export const DIRECT_REMOTE_WRITE_MS = 500;
+
+/** Whose deadline a write runs on: this server's sender's, or another server's. */
+export type WriteFor = "local" | "remote";
+
 export class DirectWriter {
   readonly #holds: LoginHolds;
   readonly #metrics: ServerMetrics | undefined;
-  readonly #deadlines: SharedDeadline;
+  readonly #deadlines: Record<WriteFor, SharedDeadline>;
   /** Sessions with a direct write that missed its deadline and has not settled yet. */
   readonly #late = new WeakSet<Session>();
 
   constructor(
     holds: LoginHolds,
-    options: { writeMs?: number; timers?: Timers; metrics?: ServerMetrics } = {},
+    options: {
+      writeMs?: number;
+      remoteWriteMs?: number;
+      timers?: Timers;
+      metrics?: ServerMetrics;
+    } = {},
   ) {
     this.#holds = holds;
     this.#metrics = options.metrics;
-    this.#deadlines = new SharedDeadline(
-      options.writeMs ?? DIRECT_WRITE_MS,
-      options.timers ?? SYSTEM_TIMERS,
-    );
+    const timers = options.timers ?? SYSTEM_TIMERS;
+    this.#deadlines = {
+      local: new SharedDeadline(options.writeMs ?? DIRECT_WRITE_MS, timers),
+      remote: new SharedDeadline(options.remoteWriteMs ?? DIRECT_REMOTE_WRITE_MS, timers),
+    };
   }
 
   /** Whether `session` of `userId` may take a push directly now (see the header). */
@@ -59,7 +78,11 @@ export class DirectWriter {
    * Writes the push to every session and waits, up to the deadline, for the writes: who has it
    * written, whose write failed, and the writes still under way, whose sessions are late now.
    */
-  async write(sessions: ReadonlyMap<number, Session>, push: ChatPush): Promise<WriteOutcome> {
+  async write(
+    sessions: ReadonlyMap<number, Session>,
+    push: ChatPush,
+    writeFor: WriteFor = "local",
+  ): Promise<WriteOutcome> {
     const taken: number[] = [];
     const failed: number[] = [];
     const late = new Map<number, Promise<boolean>>();
@@ -79,7 +102,7 @@ export class DirectWriter {
         if (late.size === 0) resolve();
       });
     }
-    const deadline = this.#deadlines.start();
+    const deadline = this.#deadlines[writeFor].start();
     await Promise.race([settled, deadline.expired]);
     deadline.done();
     if (late.size === 0) return { taken, failed, late };
