@@ -10,7 +10,7 @@ import { PROFILES, usersNeeded } from "./profiles.ts";
 import { medianOutcomes } from "./repeat.ts";
 import { describeMachine, jsonDocument, renderOutcome, tableHeader } from "./report.ts";
 import { type Outcome, SCENARIOS, SERVER_FLAGS } from "./scenarios.ts";
-import { checkTargets, renderTargets } from "./targets.ts";
+import { checkTargets, medianTargets, renderTargets } from "./targets.ts";
 
 const USAGE = `Usage: deno task bench [--quick] [--json FILE] [--workers N] [--only LIST]
                          [--repeat N] [--cpu-prof DIR]
@@ -115,6 +115,8 @@ async function run(): Promise<void> {
   console.log(header(mode, workers, repeat, machine));
 
   const outcomes: Outcome[] = [];
+  /** With --repeat: each run's outcomes over every scenario, run by run. */
+  const runOutcomes: Outcome[][] = Array.from({ length: repeat }, () => []);
   const started = performance.now();
   try {
     const processes = Math.max(
@@ -134,7 +136,9 @@ async function run(): Promise<void> {
       for (let run = 1; run <= repeat; run++) {
         const which = repeat > 1 ? `, run ${run} of ${repeat}` : "";
         console.error(`bench: scenario ${index + 1} of ${SCENARIOS.length}${which}…`);
-        runs.push(await scenario(context));
+        const outcome = await scenario(context);
+        runs.push(outcome);
+        runOutcomes[run - 1].push(...outcome);
       }
       for (const outcome of medianOutcomes(runs)) {
         console.log(renderOutcome(outcome));
@@ -144,7 +148,11 @@ async function run(): Promise<void> {
   } finally {
     await releaseAll();
   }
-  const targets = checkTargets(outcomes, mode);
+  // Each target's figure compares rows of one scenario: with --repeat, within each run, then the
+  // median of the runs (the median rows above may come from different runs).
+  const targets = repeat === 1
+    ? checkTargets(outcomes, mode)
+    : medianTargets(runOutcomes.map((run) => checkTargets(run, mode)));
   const seconds = (performance.now() - started) / 1000;
   const loadavg = (await describeMachine()).loadavg;
   const took = `bench took ${seconds.toFixed(0)} s; load average at end ${loadavg}`;

@@ -232,6 +232,22 @@ export function checkTargets(outcomes: Outcome[], mode: "quick" | "full"): Targe
   });
 }
 
+/**
+ * The targets of several runs of the same scenarios, each figure the median of its runs' (the
+ * lower middle of an even count), judged as that run was; the detail lists every run's figure.
+ */
+export function medianTargets(runs: TargetCheck[][]): TargetCheck[] {
+  return runs[0].map((_, index) => {
+    const checks = runs.map((run) => run[index]);
+    const measured = checks.filter((check) => check.value !== null);
+    if (measured.length === 0) return checks[0];
+    const sorted = measured.toSorted((a, b) => a.value! - b.value!);
+    const median = sorted[Math.floor((sorted.length - 1) / 2)];
+    const each = measured.map((check) => fixed(check.value!, check.unit === "×" ? 2 : 1));
+    return { ...median, detail: `${median.detail}; median of runs ${each.join(", ")}` };
+  });
+}
+
 function unitText(unit: TargetCheck["unit"]): string {
   return unit === "×" ? "×" : ` ${unit}`;
 }

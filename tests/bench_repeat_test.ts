@@ -1,7 +1,9 @@
-// bench --repeat: each row of a scenario run several times is its median run by ratio.
+// bench --repeat: each row of a scenario run several times is its median run by ratio, and
+// each target's figure is taken within each run, then the median of the runs.
 
 import assert from "node:assert/strict";
 import { medianOutcomes } from "../bench/repeat.ts";
+import { checkTargets, medianTargets } from "../bench/targets.ts";
 import type { Comparison, Outcome } from "../bench/scenarios.ts";
 import type { Side } from "../bench/sides.ts";
 
@@ -59,4 +61,21 @@ Deno.test("bench repeat: an even count takes the lower middle; a skip in any run
   const [one, two] = medianOutcomes(runs);
   assert.equal(rate(one), 20);
   assert.deepEqual(two, { name: "2", skipped: "no MariaDB" });
+});
+
+Deno.test("bench repeat: a target's figure compares rows of the same run, then takes the median", () => {
+  // Row 1 ÷ row 1a per run: 0.5, 0.9, 0.5, median 0.5; the median rows (70, 100) would say 0.7.
+  const runs: Outcome[][] = [
+    [comparison("1 one-to-one", 50), comparison("1a one-to-one", 100)],
+    [comparison("1 one-to-one", 90), comparison("1a one-to-one", 100)],
+    [comparison("1 one-to-one", 70), comparison("1a one-to-one", 140)],
+  ];
+  const targets = medianTargets(runs.map((run) => checkTargets(run, "full")));
+  const oneNode = targets.find((target) => target.key === "one_node_vs_floor")!;
+  assert.equal(oneNode.value, 0.5);
+  assert.equal(oneNode.met, false);
+  assert.match(oneNode.detail, /median of runs 0\.5, 0\.9, 0\.5/);
+  const notRun = targets.find((target) => target.key === "two_nodes_vs_floor")!;
+  assert.equal(notRun.value, null);
+  assert.equal(notRun.met, null);
 });
