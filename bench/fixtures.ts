@@ -67,6 +67,22 @@ export async function addUsers(
   }
 }
 
+/** Makes each of `users` a friend of each of `friends`. */
+export async function befriend(
+  url: string,
+  users: readonly number[],
+  friends: readonly number[],
+): Promise<void> {
+  const store = await openStore(url, DEFAULT_PENDING_CAP);
+  try {
+    for (const user of users) {
+      await Promise.all(friends.map((friend) => store.friends.add(user, friend)));
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 /** A temp directory, removed on dispose. */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   const path = await Deno.makeTempDir({ prefix: "chat-bench-" });

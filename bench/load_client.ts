@@ -91,6 +91,8 @@ export class LoadClient {
         waiter.resolve(frame);
       } else if (this.onPush && typeof frame.msg === "string" && frame.msgid !== MsgId.ERROR) {
         this.onPush(frame);
+      } else if (frame.msgid === MsgId.PRESENCE || frame.msgid === MsgId.ROSTER) {
+        // A friend's presence or a roster change: read (it costs what a client pays) and let be.
       } else {
         this.#report(`unexpected frame ${JSON.stringify(frame)}`);
       }

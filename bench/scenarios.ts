@@ -10,7 +10,7 @@ import { startNginx } from "../tests/support/nginx.ts";
 import { clusterMissing, mysqlDatabase, redisCluster, redisPrefix } from "./backends.ts";
 import { track } from "./cleanup.ts";
 import type { Target } from "./client_set.ts";
-import { addUsers, PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
+import { addUsers, befriend, PASSWORD, type Seeded, seedStore } from "./fixtures.ts";
 import type { Generator } from "./generator.ts";
 import { type Service, startService } from "./processes.ts";
 import type { Profile } from "./profiles.ts";
@@ -504,6 +504,9 @@ export const loginStorm: Scenario = async (context) => {
   let loggerIds: number[] = [];
   const addLoggers = async (url: string) => {
     loggerIds = await addUsers(url, "storm", profile.stormLoggers, DEFAULT_SCRYPT_COST);
+    // Every logger is a friend of every chatter: each login and logout pushes its presence to
+    // all of them, the roster's worst case during a storm.
+    await befriend(url, loggerIds, chatIds);
   };
   let sides: Awaited<ReturnType<typeof loginStormSides>>;
   {
@@ -524,7 +527,8 @@ export const loginStorm: Scenario = async (context) => {
       `${profile.stormPairs} pairs ping-pong on one server for a phase with the loggers ` +
       "connected but idle (the baseline row), then for another phase during the storm",
       `login storm: ${logins.clients} other connections (a generator process of their own), ` +
-      "each logging in as its own user and out again back to back; hashes at the real cost, " +
+      "each logging in as its own user and out again back to back, a friend of every chatter " +
+      "(each login and logout is a presence push to all of them); hashes at the real cost, " +
       HASH_COST,
       `storm: ${fixed(logins.rate, 1)} logins/s in the chat's window, login p50 ` +
       `${fixed(logins.p50Ms, 0)} ms, p99 ${fixed(logins.p99Ms, 0)} ms; chat p99 storm ÷ quiet ` +
