@@ -24,24 +24,39 @@ function message(senderId: number, fields: Partial<NewMessage>): NewMessage {
   };
 }
 
-/** A file with a pair message, a 30,000-message group, then another pair message. */
-async function bigGroup(path: string): Promise<{ early: number; late: number; groupId: number }> {
+interface BigGroup {
+  /** mids of pair messages: before the group's, in the middle of them, after them. */
+  early: number;
+  middle: number;
+  late: number;
+  groupId: number;
+  /** The group's mids, in order. */
+  groupMids: number[];
+}
+
+/** A file with a 30,000-message group and pair messages before, amid and after it. */
+async function bigGroup(path: string): Promise<BigGroup> {
   const store: Repositories = openSqliteStore(path);
   try {
     const a = await store.users.create("a", "h");
     const b = await store.users.create("b", "h");
     const groupId = await store.groups.create(a, "big", "");
-    const early = (await store.messages.append(message(a, { toId: b }))).message.mid;
+    const pair = async () => (await store.messages.append(message(a, { toId: b }))).message.mid;
+    const early = await pair();
+    const groupMids: number[] = [];
+    let middle = 0;
     for (let done = 0; done < GROUP_MESSAGES; done += 1000) {
-      await Promise.all(
+      if (done === GROUP_MESSAGES / 2) middle = await pair();
+      const stored = await Promise.all(
         Array.from(
           { length: 1000 },
           (_, i) => store.messages.append(message(a, { groupId, msg: `g${done + i + 1}` })),
         ),
       );
+      groupMids.push(...stored.map((result) => result.message.mid));
     }
-    const late = (await store.messages.append(message(b, { toId: a }))).message.mid;
-    return { early, late, groupId };
+    const late = await pair();
+    return { early, middle, late, groupId, groupMids };
   } finally {
     await store.close();
   }
@@ -70,7 +85,7 @@ Deno.test("sqlite history: a page before a mid of another conversation reads bou
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/chat.db`;
-    const { early, late, groupId } = await bigGroup(path);
+    const { early, middle, late, groupId, groupMids } = await bigGroup(path);
     const db = new DatabaseSync(path);
     try {
       const query = (beforeMid: number | null, limit = 20): HistoryQuery => ({
@@ -81,14 +96,14 @@ Deno.test("sqlite history: a page before a mid of another conversation reads bou
         limit,
       });
       const bound = MARK_EVERY + 100 + 3;
-      for (const before of [early, late, early + 15_000, early + 15_000 + MARK_EVERY - 1]) {
+      const inGroup = [groupMids[20_000], groupMids[20_000 + MARK_EVERY - 1]];
+      for (const before of [early, middle, late, ...inGroup]) {
         for (const limit of [1, 100]) {
           const { chain, reads } = countingChain(db);
           const rows = chain.walk(query(before, limit));
           assert.ok(reads() <= bound, `before ${before}: ${reads()} reads, at most ${bound}`);
           // The newest `limit` group messages below `before`, as a full walk would find them.
-          const expected = Array.from({ length: GROUP_MESSAGES }, (_, i) => early + 1 + i)
-            .filter((mid) => mid < before).slice(-limit).reverse();
+          const expected = groupMids.filter((mid) => mid < before).slice(-limit).reverse();
           assert.deepEqual(rows.map((row) => Number(row.mid)), expected, `before ${before}`);
         }
       }
