@@ -53,9 +53,5 @@ export function mysqlTokens(pool: Pool): TokenRepository {
       run(async () => {
         await modify(pool, "DELETE FROM SessionToken WHERE tokenhash = ?", [tokenHash]);
       }),
-    revokeAll: (userId) =>
-      run(async () => {
-        await modify(pool, "DELETE FROM SessionToken WHERE userid = ?", [userId]);
-      }),
   };
 }

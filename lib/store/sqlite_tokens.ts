@@ -46,7 +46,5 @@ export function sqliteTokens(sql: Prepare, tx: Transaction): TokenRepository {
       }),
     revoke: (tokenHash) =>
       run(() => void sql("DELETE FROM session_tokens WHERE token_hash = ?").run(tokenHash)),
-    revokeAll: (userId) =>
-      run(() => void sql("DELETE FROM session_tokens WHERE user_id = ?").run(userId)),
   };
 }

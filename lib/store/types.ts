@@ -100,10 +100,11 @@ export interface TokenRepository {
    * and returns true. An expired token is forgotten; anything else returns false.
    */
   use(userId: number, tokenHash: string, now: number, expiredAt: number): Promise<boolean>;
-  /** Forgets one token (logout); an unknown hash is ignored. */
+  /**
+   * Forgets one token (logout); an unknown hash is ignored. A password change forgets all of a
+   * user's tokens (UserRepository.changePassword).
+   */
   revoke(tokenHash: string): Promise<void>;
-  /** Forgets every token of the user. */
-  revokeAll(userId: number): Promise<void>;
 }
 
 export interface FriendRepository {
