@@ -185,18 +185,54 @@ clusterTest("lost presence writes are noticed by the heartbeat and repaired", as
   assert.equal(await b.presence.claim(1), false);
 });
 
+// Near the end: it freezes a master (the cluster keeps working on the promoted replica).
+clusterTest("a master that hangs (SIGSTOP): commands fail in 3 s, then all carry on", async (c) => {
+  const { nodeId, owner } = await failoverTarget(c.prefix);
+  const a = await c.node(nodeId);
+  const b = await c.node("B");
+  const inbox = collect(a.bus, nodeId);
+  await inbox.ready;
+  for (const id of [1, 2, 3, 4]) await (id % 2 ? a : b).presence.claim(id);
+  fixture!.pause(owner);
+  const started = Date.now();
+  // A publish to the frozen master does not hang: it fails within the command timeout.
+  await assert.rejects(b.bus.publish(nodeId, { to: [1], push: { frozen: true } }), StorageError);
+  assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+  await waitFor(
+    async () => {
+      try {
+        return await b.bus.publish(nodeId, { to: [1], push: { thawed: true } });
+      } catch {
+        return false;
+      }
+    },
+    "the subscription on the promoted replica",
+    30_000,
+  );
+  assert.deepEqual(await inbox.next(), { to: [1], push: { thawed: true } });
+  await waitFor(async () => {
+    try {
+      return (await b.presence.locate([1, 2, 3, 4])).size === 4;
+    } catch {
+      return false;
+    }
+  }, "presence as before");
+  assert.equal(await b.presence.claim(1), false);
+  assert.equal(await b.presence.claim(5), true);
+});
+
 // Last: it kills a master (the cluster keeps working on the promoted replica).
 clusterTest(
   "kill -9 of the master of a node's channel: the bus and presence carry on",
   async (c) => {
-    const a = await c.node("A");
+    const { nodeId, owner } = await failoverTarget(c.prefix);
+    const a = await c.node(nodeId);
     const b = await c.node("B");
     const recovered: string[] = [];
     a.bus.onRecovered?.(() => recovered.push("bus"));
-    const inbox = collect(a.bus, "A");
+    const inbox = collect(a.bus, nodeId);
     await inbox.ready;
     for (const id of [1, 2, 3, 4, 5, 6]) await (id % 2 ? a : b).presence.claim(id);
-    const owner = await fixture!.masterOf(`${c.prefix}bus:{A}`);
     await fixture!.kill(owner);
     const killedAt = Date.now();
 
@@ -204,7 +240,7 @@ clusterTest(
     await waitFor(
       async () => {
         try {
-          return await b.bus.publish("A", { to: [1], push: { after: true } });
+          return await b.bus.publish(nodeId, { to: [1], push: { after: true } });
         } catch {
           return false;
         }
@@ -212,11 +248,13 @@ clusterTest(
       "the subscription on the promoted replica",
       20_000,
     );
-    console.log(`  publishing reached node A again ${Date.now() - killedAt} ms after the kill`);
+    console.log(
+      `  publishing reached node ${nodeId} again ${Date.now() - killedAt} ms after the kill`,
+    );
     const next = await inbox.next();
     assert.deepEqual(next, { to: [1], push: { after: true } });
     assert.ok(recovered.includes("bus"), "the bus reported that messages may have been lost");
-    const expected = new Map([[1, "A"], [2, "B"], [3, "A"], [4, "B"], [5, "A"], [6, "B"]]);
+    const expected = new Map([1, 2, 3, 4, 5, 6].map((id) => [id, id % 2 ? nodeId : "B"]));
     await waitFor(async () => {
       try {
         return JSON.stringify([...await b.presence.locate([1, 2, 3, 4, 5, 6])]) ===
@@ -239,6 +277,15 @@ Deno.test({
     await fixture?.stop();
   },
 });
+
+/** A node id whose channel's master can fail over (has a live replica), and that master. */
+async function failoverTarget(prefix: string): Promise<{ nodeId: string; owner: number }> {
+  for (const nodeId of ["A", "C", "D", "E", "F", "G", "H", "I", "J", "K"]) {
+    const owner = await fixture!.masterOf(`${prefix}bus:{${nodeId}}`);
+    if (await fixture!.replicated(owner)) return { nodeId, owner };
+  }
+  throw new Error("no master with a live replica owns any of the candidate channels");
+}
 
 /** Keys under `prefix` on every live master. */
 async function keysUnder(prefix: string): Promise<string[]> {

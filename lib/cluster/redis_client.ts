@@ -81,10 +81,26 @@ export function destroyRedisClient(client: RedisClient): void {
   if (client.isOpen) client.destroy();
 }
 
+/**
+ * How long a command may go unanswered. A master that hangs (stopped, or cut off without a reset)
+ * keeps its connection open and answers nothing; node-redis's own timeout stops counting once a
+ * command is written, so this one races the answer.
+ */
+export const COMMAND_TIMEOUT_MS = 3_000;
+
+/** `operation`'s result, or a rejection once `ms` have passed without one. */
+export function answeredWithin<T>(operation: Promise<T>, ms = COMMAND_TIMEOUT_MS): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([operation, late]).finally(() => clearTimeout(timer));
+}
+
 /** Runs one Redis operation, turning any failure into a StorageError. */
 export async function storage<T>(action: string, operation: () => Promise<T>): Promise<T> {
   try {
-    return await operation();
+    return await answeredWithin(operation());
   } catch (error) {
     throw new StorageError(`Redis ${action} failed: ${messageOf(error)}`, {
       cause: error,

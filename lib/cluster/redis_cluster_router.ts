@@ -1,6 +1,8 @@
 // The router of a Redis Cluster: which master owns each of the 16384 hash slots (from CLUSTER
 // SLOTS, asked of a known node or a seed), and one command connection per master. A command goes
-// to its key's master; a MOVED or ASK reply makes the router read the slots again and retry once.
+// to its key's master; a MOVED or ASK reply makes the router read the slots again and retry once;
+// a command unanswered for 3 s fails (a hung master keeps its connection open), and its master is
+// asked for the slots last until it answers again.
 // Listeners hear of every reconnect and every slot that changed master, with the slots concerned.
 // A lost connection or CLUSTERDOWN makes it read them again soon, and again (250 ms doubling to
 // 2 s) until every master answers: that is how a failover is noticed, since a dead master sends
@@ -14,6 +16,7 @@
 import calculateSlot from "cluster-key-slot";
 import { StorageError } from "../errors.ts";
 import {
+  answeredWithin,
   closeRedisClient,
   createRedisClient,
   destroyRedisClient,
@@ -42,6 +45,8 @@ export class ClusterRouter implements RedisRouter {
   /** The command connection of each master. */
   readonly #clients = new Map<string, RedisClient>();
   readonly #listeners: RestoredListener[] = [];
+  /** Masters that left a command unanswered: asked for the slots last, until one answers. */
+  readonly #unanswering = new Set<string>();
   #refreshing: Promise<boolean> | null = null;
   #lastError: unknown;
   readonly #periodic: ReturnType<typeof setInterval>;
@@ -92,11 +97,11 @@ export class ClusterRouter implements RedisRouter {
   ): Promise<T> {
     try {
       try {
-        return await command(this.#clientFor(key));
+        return await this.#runOn(key, command);
       } catch (error) {
         if (!/^(MOVED|ASK) /.test(messageOf(error))) throw error;
         await this.refresh();
-        return await command(this.#clientFor(key));
+        return await this.#runOn(key, command);
       }
     } catch (error) {
       this.#healSoon();
@@ -110,7 +115,7 @@ export class ClusterRouter implements RedisRouter {
   async ping(): Promise<boolean> {
     const clients = [...this.#clients.values()];
     try {
-      const answers = await Promise.all(clients.map((client) => client.ping()));
+      const answers = await Promise.all(clients.map((client) => answeredWithin(client.ping())));
       return clients.length > 0 && answers.every((answer) => answer === "PONG");
     } catch {
       return false;
@@ -138,16 +143,29 @@ export class ClusterRouter implements RedisRouter {
     await Promise.all(clients.map(closeRedisClient));
   }
 
-  #clientFor(key: string): RedisClient {
+  /** Runs `command` on the master of `key`'s slot; one that does not answer is suspected. */
+  async #runOn<T>(key: string, command: (client: RedisClient) => Promise<T>): Promise<T> {
     const slot = calculateSlot(key);
-    const client = this.#clients.get(this.#owners[slot]);
+    const address = this.#owners[slot];
+    const client = this.#clients.get(address);
     if (!client) throw new Error(`no known master serves hash slot ${slot}`);
-    return client;
+    try {
+      const result = await answeredWithin(command(client));
+      this.#unanswering.delete(address);
+      return result;
+    } catch (error) {
+      if (/^no answer within/.test(messageOf(error))) this.#unanswering.add(address);
+      throw error;
+    }
   }
 
   async #discover(): Promise<boolean> {
     const known = [...this.#clients].filter(([, client]) => client.isReady).map(([at]) => at);
-    const candidates = [...new Set([...known, ...this.#seeds.map(addressOf)])];
+    const everyone = [...new Set([...known, ...this.#seeds.map(addressOf)])];
+    const candidates = [
+      ...everyone.filter((address) => !this.#unanswering.has(address)),
+      ...everyone.filter((address) => this.#unanswering.has(address)),
+    ];
     for (const address of candidates) {
       try {
         this.#apply(await this.#askSlots(address));
@@ -164,13 +182,13 @@ export class ClusterRouter implements RedisRouter {
   /** CLUSTER SLOTS from the node at `address`, through its connection if it has a ready one. */
   async #askSlots(address: string) {
     const existing = this.#clients.get(address);
-    if (existing?.isReady) return await existing.clusterSlots();
+    if (existing?.isReady) return await answeredWithin(existing.clusterSlots());
     const probe = createRedisClient(parseAddress(address), `${this.#name}-probe`, this.#warn, {
       reconnect: false,
     });
     try {
-      await probe.connect();
-      return await probe.clusterSlots();
+      await answeredWithin(probe.connect());
+      return await answeredWithin(probe.clusterSlots());
     } finally {
       destroyRedisClient(probe);
     }
@@ -192,17 +210,24 @@ export class ClusterRouter implements RedisRouter {
     for (const [address, client] of this.#clients) {
       if (masters.has(address)) continue;
       this.#clients.delete(address);
+      this.#unanswering.delete(address);
       void closeRedisClient(client).catch(() => {});
     }
+    const connecting: Promise<void>[] = [];
     for (const address of masters) {
-      if (!this.#clients.has(address)) this.#connectTo(address);
+      if (!this.#clients.has(address)) connecting.push(this.#connectTo(address));
     }
-    if (moved.size > 0) {
-      notifyAll(this.#listeners, this.#warn, "Redis Cluster failover listener", moved);
-    }
+    if (moved.size === 0) return;
+    // Told once the new masters can be used (or failed to connect), so listeners can act at once.
+    void Promise.all(connecting).then(() => {
+      if (!this.#closed) {
+        notifyAll(this.#listeners, this.#warn, "Redis Cluster failover listener", moved);
+      }
+    });
   }
 
-  #connectTo(address: string): void {
+  /** Connects to a master; resolves when connected or failed (then healing retries). */
+  #connectTo(address: string): Promise<void> {
     const client = createRedisClient(parseAddress(address), `${this.#name}@${address}`, this.#warn);
     this.#clients.set(address, client);
     let wasReady = false;
@@ -215,7 +240,7 @@ export class ClusterRouter implements RedisRouter {
       wasReady = true;
     });
     client.on("error", () => this.#healSoon());
-    client.connect().catch(() => this.#healSoon());
+    return client.connect().then(() => {}, () => this.#healSoon());
   }
 
   /** While some master does not answer, reads the slots again with a growing delay. */

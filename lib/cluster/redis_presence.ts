@@ -107,7 +107,15 @@ export class RedisPresence implements Presence {
   }
 
   claim(userId: number): Promise<boolean> {
-    return this.#oneAtATime(userId, () => this.#claim(userId));
+    return this.#oneAtATime(userId, async () => {
+      try {
+        return await this.#claim(userId);
+      } catch (error) {
+        // The take may have happened with its answer lost: undone by the heartbeat's retry.
+        if (!this.#held.has(userId)) this.#unreleased.add(userId);
+        throw error;
+      }
+    });
   }
 
   async #claim(userId: number): Promise<boolean> {

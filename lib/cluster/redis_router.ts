@@ -5,6 +5,7 @@
 // turn to a connection together: a pipeline per node), which on a single Redis is one MGET.
 
 import {
+  answeredWithin,
   closeRedisClient,
   messageOf,
   type RedisClient,
@@ -99,7 +100,7 @@ export class SingleRedisRouter implements RedisRouter {
 
   async ping(): Promise<boolean> {
     try {
-      return await this.#client.ping() === "PONG";
+      return await answeredWithin(this.#client.ping()) === "PONG";
     } catch {
       return false;
     }

@@ -7,6 +7,7 @@
 
 import { StorageError } from "../errors.ts";
 import {
+  answeredWithin,
   closeRedisClient,
   createRedisClient,
   destroyRedisClient,
@@ -99,8 +100,8 @@ export class ShardedPubSub implements PubSub {
     client.on("error", lost);
     client.on("end", lost);
     try {
-      await client.connect();
-      await client.sSubscribe(channel, (text) => subscription.listener(text));
+      await answeredWithin(client.connect());
+      await answeredWithin(client.sSubscribe(channel, (text) => subscription.listener(text)));
     } catch (error) {
       destroyRedisClient(client);
       throw error;

@@ -2,7 +2,7 @@
 // `cluster-enabled yes`, `cluster-node-timeout 2000`, no persistence) on free ports below 55535
 // (a cluster node also listens on port + 10000), in a temporary directory, created with
 // `redis-cli --cluster create ... --cluster-replicas 1 --cluster-yes`. It can kill a node with
-// SIGKILL and say which master owns a key; `stop` kills every node and removes the directory.
+// SIGKILL or freeze it with SIGSTOP, and say which master owns a key; `stop` kills every node and removes the directory.
 
 import { tcpOpen } from "./services.ts";
 
@@ -20,8 +20,12 @@ export interface RedisClusterFixture {
   readonly ports: number[];
   /** The port of the master owning `key`'s slot now (as node `askPort` sees it). */
   masterOf(key: string, askPort?: number): Promise<number>;
+  /** True when the master on `port` has a replica that is not failing (it can fail over). */
+  replicated(port: number): Promise<boolean>;
   /** Kills the node on `port` at once (SIGKILL). */
   kill(port: number): Promise<void>;
+  /** Stops the node on `port` (SIGSTOP): it keeps its connections and answers nothing. */
+  pause(port: number): void;
   /** Waits until every live node says cluster_state:ok and each slot has a live master. */
   settled(timeoutMs?: number): Promise<void>;
   /** Runs redis-cli against a node; its stdout. */
@@ -144,7 +148,19 @@ export async function startRedisCluster(): Promise<RedisClusterFixture> {
       }
       throw new Error(`no live master owns slot ${slot}`);
     },
+    async replicated(port) {
+      const nodes = (await cli(port, "cluster", "nodes")).trim().split("\n").map((line) =>
+        line.split(" ")
+      );
+      const master = nodes.find(([, , flags]) => flags.includes("myself"))?.[0];
+      return nodes.some(([, , flags, masterId]) =>
+        masterId === master && flags.includes("slave") && !flags.includes("fail")
+      );
+    },
     kill,
+    pause(port) {
+      children.get(port)?.kill("SIGSTOP");
+    },
     settled,
     cli,
     stop,
