@@ -67,7 +67,7 @@ function redeliveryTest(name: string, body: (cluster: TestCluster) => Promise<vo
     const cluster = new TestCluster();
     // A flaky bus drops envelopes without the sender knowing: a direct send then waits for its
     // report until this limit, and makes the message pending.
-    cluster.directWriteMs = 10;
+    cluster.directReportMs = 10;
     try {
       await body(cluster);
     } finally {
