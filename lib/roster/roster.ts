@@ -14,6 +14,7 @@ import type { Logger } from "../log.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import { type FriendView, MsgId, type RosterPush, type RosterUpdate } from "../protocol.ts";
 import type { Session } from "../session.ts";
+import { SharedFrame } from "../shared_frame.ts";
 import type { UserSummary } from "../store/types.ts";
 import { FriendStates } from "./friend_states.ts";
 import { presencePush, readRosterUpdate } from "./updates.ts";
@@ -34,6 +35,8 @@ const LOOKUP_BATCH = 1000;
 interface Arrival {
   update: RosterUpdate;
   subject?: PresenceStamp;
+  /** The update as every recipient here gets it: encoded once, however many take it. */
+  shared: SharedFrame<RosterUpdate>;
 }
 
 /** A user logged in on this server. */
@@ -150,8 +153,9 @@ export class Roster {
     subject?: PresenceStamp,
   ): void {
     const byNode = new Map<string, number[]>();
+    const shared = new SharedFrame(update);
     for (const [userId, node] of recipients) {
-      if (node === this.#deps.presence.nodeId) this.#take(userId, { update, subject });
+      if (node === this.#deps.presence.nodeId) this.#take(userId, { update, subject, shared });
       else byNode.set(node, [...byNode.get(node) ?? [], userId]);
     }
     for (const [node, to] of byNode) {
@@ -171,7 +175,8 @@ export class Roster {
       this.#deps.log.warn("ignored a malformed roster update", { msgid: envelope.event.msgid });
       return;
     }
-    for (const userId of envelope.to) this.#take(userId, { update, subject: envelope.subject });
+    const arrival = { update, subject: envelope.subject, shared: new SharedFrame(update) };
+    for (const userId of envelope.to) this.#take(userId, arrival);
   }
 
   /**
@@ -239,10 +244,10 @@ export class Roster {
   }
 
   /** Applies an update to the user's friends and shows it; `replay`: before LOGIN_ACK is built. */
-  #apply(user: LocalUser, { update, subject }: Arrival, replay: boolean): void {
+  #apply(user: LocalUser, { update, subject, shared }: Arrival, replay: boolean): void {
     if (update.msgid === MsgId.PRESENCE) {
       if (subject && user.friends.apply(update.id, update.state, subject)) {
-        this.#show(user, update.id);
+        this.#show(user, update.id, shared);
       }
       return;
     }
@@ -258,15 +263,24 @@ export class Roster {
         if (replay) return;
         break;
     }
-    if (!user.held) user.session.send(update);
+    if (!user.held) user.session.sendShared(shared);
     else if (user.held.length < HELD_CAP) user.held.push(update);
   }
 
-  /** Sends the friend's presence if it changed since the client was last shown it. */
-  #show(user: LocalUser, friendId: number): void {
+  /**
+   * Sends the friend's presence if it changed since the client was last shown it: `event`, the
+   * PRESENCE push that caused it, when it says just that.
+   */
+  #show(user: LocalUser, friendId: number, event?: SharedFrame<RosterUpdate>): void {
     if (user.held) return;
     const state = user.friends.takeChange(friendId);
     if (state === undefined) return;
-    user.session.send(presencePush(friendId, user.friends.get(friendId)!.name, state));
+    const name = user.friends.get(friendId)!.name;
+    const said = event?.frame;
+    if (said?.msgid === MsgId.PRESENCE && said.state === state && said.name === name) {
+      user.session.sendShared(event!);
+    } else {
+      user.session.send(presencePush(friendId, name, state));
+    }
   }
 }
