@@ -13,6 +13,7 @@ import { endSession } from "./handlers/account.ts";
 import { KnownUsers } from "./known_users.ts";
 import type { ChatDeps, PasswordHasher } from "./handlers/context.ts";
 import type { Logger } from "./log.ts";
+import { LogThrottle } from "./log_throttle.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { type Frame, MsgId } from "./protocol.ts";
 import { LoginThrottle } from "./rate_limit.ts";
@@ -79,12 +80,13 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
   const now = options.now ?? (() => new Date());
   const clock = () => now().getTime();
   const sessions = new SessionRegistry();
+  const warnings = new LogThrottle(options.log);
   const delivery = new Delivery({
     sessions,
     presence: options.presence,
     bus: options.bus,
     store: options.store,
-    log: options.log,
+    warnings,
     metrics: options.metrics,
     directWriteMs: options.directWriteMs,
     directReportMs: options.directReportMs,
@@ -106,6 +108,7 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
       presence: options.presence,
       bus: options.bus,
       log: options.log,
+      warnings,
       metrics: options.metrics,
     }),
     sessions,
@@ -120,6 +123,7 @@ export function createChatCore(options: ChatCoreOptions): ChatCore {
     registrations: new RegistrationLimit(options.registerLimit ?? DEFAULT_REGISTER_LIMIT, clock),
     now,
     log: options.log,
+    warnings,
     metrics: options.metrics,
   };
   return new ChatCore(deps, redelivery, options);

@@ -9,7 +9,7 @@
 
 import type { Bus, ChatBusMessage, Presence } from "./cluster/types.ts";
 import { DirectDelivery, type Routes } from "./direct.ts";
-import type { Logger } from "./log.ts";
+import type { LogThrottle } from "./log_throttle.ts";
 import { LoginHolds } from "./login_holds.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import { PendingDelivery } from "./pending_delivery.ts";
@@ -24,7 +24,8 @@ export interface DeliveryDeps {
   presence: Presence;
   bus: Bus;
   store: Pick<Repositories, "messages" | "groups">;
-  log: Logger;
+  /** Where backend failures are logged, thinned out (one line per kind per interval). */
+  warnings: LogThrottle;
   metrics?: ServerMetrics;
   /** How long a direct write may take before its session is late (lib/direct_writer.ts). */
   directWriteMs?: number;
@@ -42,14 +43,14 @@ export class Delivery {
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
-    const { sessions, presence, bus, log, metrics } = deps;
+    const { sessions, presence, bus, warnings, metrics } = deps;
     this.#pending = new PendingDelivery({
       sessions,
       presence,
       bus,
       messages: deps.store.messages,
       holds: this.#holds,
-      log,
+      warnings,
       metrics,
     });
     this.#direct = new DirectDelivery({
@@ -57,7 +58,7 @@ export class Delivery {
       presence,
       bus,
       holds: this.#holds,
-      log,
+      warnings,
       metrics,
       writeMs: deps.directWriteMs,
       reportMs: deps.directReportMs,

@@ -13,7 +13,7 @@ import type { DirectReport, Presence } from "./cluster/types.ts";
 import { DirectRemote, type ReportedEnvelope } from "./direct_remote.ts";
 import { DirectWriter } from "./direct_writer.ts";
 import { LocationCache } from "./location_cache.ts";
-import type { Logger } from "./log.ts";
+import type { LogThrottle } from "./log_throttle.ts";
 import type { LoginHolds } from "./login_holds.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
@@ -44,7 +44,7 @@ export interface DirectDeps {
   presence: Presence;
   bus: Bus;
   holds: LoginHolds;
-  log: Logger;
+  warnings: LogThrottle;
   metrics?: ServerMetrics;
   /** How long a write here may take before its session is late (DIRECT_WRITE_MS). */
   writeMs?: number;
@@ -85,7 +85,7 @@ export class DirectDelivery {
       sessions: deps.sessions,
       bus: deps.bus,
       writer: this.#writer,
-      log: deps.log,
+      warnings: deps.warnings,
       metrics: deps.metrics,
       reportMs: deps.reportMs,
       timers: deps.timers,

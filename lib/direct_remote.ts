@@ -10,7 +10,7 @@
 import { setImmediate } from "node:timers";
 import type { Bus, DirectReport, Envelope } from "./cluster/types.ts";
 import type { DirectWriter } from "./direct_writer.ts";
-import type { Logger } from "./log.ts";
+import type { LogThrottle } from "./log_throttle.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
 import type { Session, SessionRegistry } from "./session.ts";
@@ -29,7 +29,7 @@ export interface DirectRemoteDeps {
   sessions: SessionRegistry;
   bus: Bus;
   writer: DirectWriter;
-  log: Logger;
+  warnings: LogThrottle;
   metrics?: ServerMetrics;
   /** DIRECT_REPORT_MS by default. */
   reportMs?: number;
@@ -83,7 +83,10 @@ export class DirectRemote {
       };
     } catch (error) {
       this.#deps.metrics?.backendError(error);
-      this.#deps.log.warn("direct publish failed; the message is made pending", { error, node });
+      this.#deps.warnings.warn("direct publish failed; the message is made pending", {
+        error,
+        node,
+      });
       return { missed: to, declined: [] };
     } finally {
       deadline.done();
@@ -140,7 +143,7 @@ export class DirectRemote {
     for (const [node, batch] of reports) {
       this.#deps.bus.publish(node, { reports: batch, sentAt: Date.now() }).catch((error) => {
         this.#deps.metrics?.backendError(error);
-        this.#deps.log.warn("direct report failed; the sender makes the message pending", {
+        this.#deps.warnings.warn("direct report failed; the sender makes the message pending", {
           error,
           node,
         });

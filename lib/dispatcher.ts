@@ -86,12 +86,12 @@ export async function dispatch(session: Session, request: Frame, deps: ChatDeps)
       ? error
       : new ChatError(Errno.SERVER_ERROR, ERRNO_TEXT[Errno.SERVER_ERROR]);
     if (!(error instanceof ChatError) || failure.errno === Errno.SERVER_ERROR) {
-      deps.log.error("request failed", {
+      deps.warnings.error("request failed", {
         msgid,
         connection: session.connectionId,
         user: session.user?.id,
         error,
-      });
+      }, `request failed ${msgid}`);
     }
     session.send({ msgid: route.reply, ...echo, errno: failure.errno, errmsg: failure.message });
     return;

@@ -7,7 +7,7 @@
 
 import { setImmediate } from "node:timers";
 import type { Bus, Envelope, Presence } from "./cluster/types.ts";
-import type { Logger } from "./log.ts";
+import type { LogThrottle } from "./log_throttle.ts";
 import type { LoginHolds } from "./login_holds.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
@@ -21,7 +21,7 @@ export interface PendingDeliveryDeps {
   bus: Bus;
   messages: MessageRepository;
   holds: LoginHolds;
-  log: Logger;
+  warnings: LogThrottle;
   metrics?: ServerMetrics;
 }
 
@@ -42,7 +42,7 @@ export class PendingDelivery {
 
   /** Pushes to every recipient online anywhere in the cluster. Never throws. */
   async deliver(recipients: readonly number[], push: ChatPush): Promise<void> {
-    const { presence, log, metrics } = this.#deps;
+    const { presence, warnings, metrics } = this.#deps;
     const elsewhere = this.sendLocally(recipients, push);
     if (elsewhere.length === 0) return;
     let locations: Map<number, string>;
@@ -52,7 +52,7 @@ export class PendingDelivery {
       metrics?.backendError(error);
       metrics?.leftPending(elsewhere.length);
       this.rememberUnrouted(elsewhere);
-      log.warn("presence lookup failed; pushes wait for Redis to recover", { error });
+      warnings.warn("presence lookup failed; pushes wait for Redis to recover", { error });
       return;
     }
     const byNode = new Map<string, number[]>();
@@ -139,7 +139,7 @@ export class PendingDelivery {
       this.#deps.metrics?.backendError(error);
       this.#deps.metrics?.leftPending(envelope.to.length);
       this.rememberUnrouted(envelope.to);
-      this.#deps.log.warn("publish failed; pushes wait for Redis to recover", { error, node });
+      this.#deps.warnings.warn("publish failed; pushes wait for Redis to recover", { error, node });
     }
   }
 
@@ -152,7 +152,7 @@ export class PendingDelivery {
         await this.#deps.messages.acknowledge(userId, mids);
       } catch (error) {
         this.#deps.metrics?.backendError(error);
-        this.#deps.log.warn("could not mark pushes delivered; they will come again", {
+        this.#deps.warnings.warn("could not mark pushes delivered; they will come again", {
           error,
           user: userId,
         });

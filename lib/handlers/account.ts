@@ -182,7 +182,7 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
     await deps.presence.release(user.id);
   } catch (error) {
     deps.metrics?.backendError(error);
-    deps.log.warn("could not release presence now; retrying in the background", {
+    deps.warnings.warn("could not release presence now; retrying in the background", {
       user: user.id,
       error,
     });

@@ -7,6 +7,7 @@ import type { Delivery } from "../delivery.ts";
 import type { HashLane } from "../hash_slots.ts";
 import type { KnownUsers } from "../known_users.ts";
 import type { Logger } from "../log.ts";
+import type { LogThrottle } from "../log_throttle.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import type { LoginThrottle } from "../rate_limit.ts";
 import type { Frame } from "../protocol.ts";
@@ -43,6 +44,8 @@ export interface ChatDeps {
   /** The server's clock; pushes and ACKs carry its time. */
   now: () => Date;
   log: Logger;
+  /** The log lines of failures that can repeat per request or message, thinned out. */
+  warnings: LogThrottle;
   /** Where the core reports what it counts; none by default. */
   metrics?: ServerMetrics;
 }

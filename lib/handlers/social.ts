@@ -88,7 +88,7 @@ async function whereabouts(userIds: readonly number[], deps: ChatDeps) {
     return await deps.presence.locate(userIds);
   } catch (error) {
     deps.metrics?.backendError(error);
-    deps.log.warn("presence lookup failed; a roster update is dropped", { error });
+    deps.warnings.warn("presence lookup failed; a roster update is dropped", { error });
     return new Map<number, string>();
   }
 }

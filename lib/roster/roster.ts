@@ -11,6 +11,7 @@
 
 import type { Bus, Presence, PresenceStamp, RosterEnvelope } from "../cluster/types.ts";
 import type { Logger } from "../log.ts";
+import type { LogThrottle } from "../log_throttle.ts";
 import type { ServerMetrics } from "../metrics.ts";
 import { type FriendView, MsgId, type RosterPush, type RosterUpdate } from "../protocol.ts";
 import type { Session } from "../session.ts";
@@ -23,6 +24,8 @@ export interface RosterDeps {
   presence: Presence;
   bus: Bus;
   log: Logger;
+  /** Where failures that repeat per update are logged, thinned out. */
+  warnings: LogThrottle;
   metrics?: ServerMetrics;
 }
 
@@ -163,7 +166,10 @@ export class Roster {
       if (subject) envelope.subject = subject;
       this.#deps.bus.publish(node, envelope).catch((error) => {
         this.#deps.metrics?.backendError(error);
-        this.#deps.log.warn("could not publish a roster update; it is dropped", { error, node });
+        this.#deps.warnings.warn("could not publish a roster update; it is dropped", {
+          error,
+          node,
+        });
       });
     }
   }
