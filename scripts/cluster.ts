@@ -4,8 +4,13 @@
 // Restart=on-failure would; meanwhile nginx sends new connections to the other one.
 //
 //   deno task cluster [--db mysql://root@127.0.0.1:3306/chat] [--redis redis://127.0.0.1:6379]
+//   deno task cluster --redis-cluster 127.0.0.1:7000,127.0.0.1:7001   (a Redis Cluster instead)
+//
+// Bad arguments are one line on stderr and exit 2, checked by the server's own parser before
+// anything starts.
 
 import { parseArgs } from "node:util";
+import { ConfigError, parseServerArgs } from "../lib/config.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const RESTART_DELAY_MS = 3_000;
@@ -59,13 +64,34 @@ async function stopAll(code: number): Promise<never> {
   Deno.exit(code);
 }
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    db: { type: "string", default: "mysql://root@127.0.0.1:3306/chat" },
-    redis: { type: "string", default: "redis://127.0.0.1:6379" },
-  },
-});
+/** The chatservers' --db and cluster flags from this script's arguments; exits 2 on bad ones. */
+function backendArgs(): string[] {
+  try {
+    const { values } = parseArgs({
+      args: Deno.args,
+      strict: true,
+      options: {
+        db: { type: "string", default: "mysql://root@127.0.0.1:3306/chat" },
+        redis: { type: "string" },
+        "redis-cluster": { type: "string" },
+      },
+    });
+    const args = ["--db", values.db];
+    if (values.redis !== undefined) args.push("--redis", values.redis);
+    if (values["redis-cluster"] !== undefined) {
+      args.push("--redis-cluster", values["redis-cluster"]);
+    }
+    if (args.length === 2) args.push("--redis", "redis://127.0.0.1:6379");
+    parseServerArgs(args, () => undefined, () => "localhost");
+    return args;
+  } catch (error) {
+    if (!(error instanceof ConfigError || error instanceof TypeError)) throw error;
+    console.error(`cluster: ${error.message}`);
+    Deno.exit(2);
+  }
+}
+
+const serverArgs = backendArgs();
 
 const prefix = await Deno.makeTempDir({ prefix: "chat-cluster-" });
 const config = (await Deno.readTextFile(`${root}/nginx.conf`))
@@ -78,10 +104,7 @@ for (const port of [6000, 6002]) {
     "-A",
     "server.ts",
     String(port),
-    "--db",
-    values.db,
-    "--redis",
-    values.redis,
+    ...serverArgs,
   ], true);
   await waitForPort(port, `chatserver ${port}`);
 }
