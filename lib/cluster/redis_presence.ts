@@ -10,16 +10,18 @@
 // refreshes the alive key only if it still exists (SET XX), so a Redis that restarted empty, was
 // flushed or failed over without it says so; and the router reports every reconnect and every
 // change of master, after which the last writes to that shard may be gone. Either way the node
-// repairs what it knows: marks its users again where their key is missing and releases again
-// whom it released in the last 10 s. Presence epochs live in redis_epochs.ts, and the watch for
-// other nodes' ends in redis_node_watch.ts.
+// repairs what it knows (redis_presence_repair.ts). Where users are is read by redis_locate.ts,
+// presence epochs live in redis_epochs.ts, and the watch for other nodes' ends in
+// redis_node_watch.ts.
 
 import type { NodeGoneListener, Presence, RecoveryListener } from "./types.ts";
 import { messageOf, type RedisClient, type Warn } from "./redis_client.ts";
 import type { RedisKeys } from "./redis_keys.ts";
 import { nextEpoch, readEpochs } from "./redis_epochs.ts";
 import { NODE_WATCH_MS, RedisNodeWatch } from "./redis_node_watch.ts";
-import { getMany, inWaves, notifyAll, type RedisRouter } from "./redis_router.ts";
+import { PresenceRepair } from "./redis_presence_repair.ts";
+import { RedisLocator } from "./redis_locate.ts";
+import { inWaves, type RedisRouter } from "./redis_router.ts";
 import {
   BEAT,
   DROP_IF_MINE,
@@ -28,13 +30,8 @@ import {
   TAKE_OVER,
 } from "./redis_presence_scripts.ts";
 
-/** Users handled per wave when a node walks all of its users (repair, forget). */
+/** Users handled per wave when a node forgets all of its users. */
 const WAVE = 1000;
-/** How long a node seen alive is trusted to be, well inside the liveness TTL. */
-const ALIVE_CACHE_MS = 500;
-/** Releases repeated by a repair: those of the last RECENT_MS, at most RECENT_MAX of them. */
-const RECENT_MS = 10_000;
-const RECENT_MAX = 10_000;
 /** Claim attempts when others keep changing the user key in between. */
 const CLAIM_ATTEMPTS = 3;
 
@@ -62,19 +59,10 @@ export class RedisPresence implements Presence {
   readonly #unreleased = new Set<number>();
   /** Users claimed here and not released since; a repair marks them online again. */
   readonly #held = new Set<number>();
-  /** Users released here lately, with when (oldest first); a repair releases them again. */
-  readonly #recentlyReleased = new Map<number, number>();
-  readonly #recoveryListeners: RecoveryListener[] = [];
-  /** Nodes seen alive, until when that is trusted without asking Redis again. */
-  readonly #seenAlive = new Map<string, number>();
   /** Per user, the end of the claim or release under way here (only while one is). */
   readonly #inFlight = new Map<number, Promise<void>>();
-  #repairing: Promise<void> | null = null;
-  /**
-   * The slots a repair is due for (asked for while one ran, or the last one failed): null for
-   * every slot, undefined when none is due.
-   */
-  #dueSlots: Set<number> | null | undefined;
+  readonly #repair: PresenceRepair;
+  readonly #locator: RedisLocator;
   readonly #nodeWatch: RedisNodeWatch;
 
   /** Marks the node alive, then keeps it alive with a heartbeat every third of the TTL. */
@@ -94,8 +82,22 @@ export class RedisPresence implements Presence {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     const period = Math.max(1, Math.floor(options.livenessTtlMs / 3));
+    this.#locator = new RedisLocator(options.router, options.keys, this.#now);
+    this.#repair = new PresenceRepair({
+      router: options.router,
+      keys: options.keys,
+      nodeId: options.nodeId,
+      warn: options.warn,
+      now: this.#now,
+      held: this.#held,
+      refreshAlive: () => this.#refreshAlive(),
+      releaseAgain: (userId) =>
+        this.#oneAtATime(userId, async () => {
+          if (!this.#held.has(userId)) await this.#releaseNow(userId);
+        }),
+    });
     this.#heartbeat = setInterval(() => this.#beat(), period);
-    options.router.onRestored((slots) => this.#repairSoon(slots));
+    options.router.onRestored((slots) => this.#repair.soon(slots));
     this.#nodeWatch = new RedisNodeWatch({
       router: options.router,
       keys: options.keys,
@@ -149,14 +151,14 @@ export class RedisPresence implements Presence {
 
   #claimed(userId: number): true {
     this.#held.add(userId);
-    this.#recentlyReleased.delete(userId);
+    this.#repair.claimed(userId);
     return true;
   }
 
   /** Releases the user; if Redis is away, keeps retrying in the background (and throws). */
   release(userId: number): Promise<void> {
     this.#held.delete(userId);
-    this.#rememberRelease(userId);
+    this.#repair.released(userId);
     return this.#oneAtATime(userId, async () => {
       try {
         await this.#releaseNow(userId);
@@ -195,39 +197,8 @@ export class RedisPresence implements Presence {
     this.#unreleased.delete(userId);
   }
 
-  async locate(userIds: readonly number[]): Promise<Map<number, string>> {
-    const found = new Map<number, string>();
-    if (userIds.length === 0) return found;
-    const { router, keys } = this.#options;
-    const holders = await getMany(router, "locate", userIds.map((id) => keys.user(id)));
-    const named = [...new Set(holders.filter((node) => node !== null))];
-    const live = await this.#liveAmong(named);
-    userIds.forEach((userId, i) => {
-      const node = holders[i];
-      if (node !== null && live.has(node)) found.set(userId, node);
-    });
-    return found;
-  }
-
-  /**
-   * The nodes among `nodes` whose alive key exists. A node seen alive is taken as alive for
-   * ALIVE_CACHE_MS without asking again (a node that just died looks alive a little longer, as
-   * it does until its key expires anyway; its channel has no subscriber, so what is published
-   * to it stays pending). A node seen dead is always asked again.
-   */
-  async #liveAmong(nodes: string[]): Promise<Set<string>> {
-    const now = this.#now();
-    const live = new Set(nodes.filter((node) => (this.#seenAlive.get(node) ?? 0) > now));
-    const unknown = nodes.filter((node) => !live.has(node));
-    if (unknown.length === 0) return live;
-    const { router, keys } = this.#options;
-    const alive = await getMany(router, "locate", unknown.map((node) => keys.alive(node)));
-    unknown.forEach((node, i) => {
-      if (alive[i] === null) return void this.#seenAlive.delete(node);
-      live.add(node);
-      this.#seenAlive.set(node, now + ALIVE_CACHE_MS);
-    });
-    return live;
+  locate(userIds: readonly number[]): Promise<Map<number, string>> {
+    return this.#locator.locate(userIds);
   }
 
   async #isAlive(nodeId: string): Promise<boolean> {
@@ -244,7 +215,7 @@ export class RedisPresence implements Presence {
   }
 
   onRecovered(listener: RecoveryListener): void {
-    this.#recoveryListeners.push(listener);
+    this.#repair.onRepaired(listener);
   }
 
   onNodeGone(listener: NodeGoneListener): void {
@@ -266,8 +237,7 @@ export class RedisPresence implements Presence {
     this.#closed = true;
     clearInterval(this.#heartbeat);
     this.#nodeWatch.stop();
-    this.#recoveryListeners.length = 0;
-    await this.#repairing;
+    await this.#repair.close();
     try {
       await this.#forget(0);
       await this.#nodeWatch.close();
@@ -280,8 +250,8 @@ export class RedisPresence implements Presence {
   #beat(): void {
     // An outage is reported by the connection itself; the next beat retries.
     this.#refreshAlive().then((present) => {
-      if (!present) this.#repairSoon(null);
-      else if (this.#dueSlots !== undefined && !this.#repairing) this.#startRepair();
+      if (!present) this.#repair.soon(null);
+      else this.#repair.retryIfDue();
     }, () => {});
     for (const userId of this.#unreleased) {
       this.#oneAtATime(userId, () => this.#releaseNow(userId)).catch(() => {});
@@ -292,93 +262,6 @@ export class RedisPresence implements Presence {
   async #refreshAlive(): Promise<boolean> {
     const { keys, nodeId, livenessTtlMs } = this.#options;
     return await this.#eval("heartbeat", BEAT, keys.alive(nodeId), [String(livenessTtlMs)]) === 1;
-  }
-
-  /** Repairs `slots` (null: all) now, or once more after the repair under way. */
-  #repairSoon(slots: ReadonlySet<number> | null): void {
-    if (this.#closed) return;
-    this.#markDue(slots);
-    if (!this.#repairing) this.#startRepair();
-  }
-
-  #markDue(slots: ReadonlySet<number> | null): void {
-    const due = this.#dueSlots;
-    this.#dueSlots = slots === null || due === null ? null : new Set([...due ?? [], ...slots]);
-  }
-
-  #startRepair(): void {
-    const slots = this.#dueSlots;
-    if (slots === undefined || this.#closed) return;
-    this.#dueSlots = undefined;
-    let failed = false;
-    this.#repairing = this.#repair(slots).catch((error) => {
-      failed = true;
-      this.#markDue(slots); // the next heartbeat starts it again
-      this.#options.warn(
-        `presence repair failed, retrying at the next heartbeat: ${messageOf(error)}`,
-      );
-    }).finally(() => {
-      this.#repairing = null;
-      if (!failed) this.#startRepair();
-    });
-  }
-
-  /**
-   * After Redis may have lost writes to `slots` (null: to any): marks the alive key, marks every
-   * user held here whose key is in those slots and gone (never taking over a user another node
-   * holds now), lists the users held here in the node's set again, and releases again whom this
-   * node released lately there. After the failover of one shard of three, a third of the users.
-   */
-  async #repair(slots: ReadonlySet<number> | null): Promise<void> {
-    const { keys, nodeId, router } = this.#options;
-    const concerned = (userId: number) =>
-      slots === null || slots.has(router.slotOf(keys.user(userId)));
-    await this.#refreshAlive();
-    let marked = 0;
-    await inWaves([...this.#held].filter(concerned), WAVE, async (userId) => {
-      // Checked right before the call, so a release issued meanwhile is not undone.
-      if (!this.#held.has(userId)) return;
-      const set = await this.#run(
-        "re-marking users",
-        keys.user(userId),
-        (client) => client.set(keys.user(userId), nodeId, { condition: "NX" }),
-      );
-      if (set !== null) marked++;
-    });
-    const held = [...this.#held].map(String);
-    for (let start = 0; start < held.length; start += WAVE) {
-      const members = held.slice(start, start + WAVE);
-      await this.#run(
-        "re-marking users",
-        keys.users(nodeId),
-        (client) => client.sAdd(keys.users(nodeId), members),
-      );
-    }
-    this.#pruneReleases();
-    const released = [...this.#recentlyReleased.keys()].filter((id) =>
-      !this.#held.has(id) && concerned(id)
-    );
-    await inWaves(released, WAVE, (userId) =>
-      this.#oneAtATime(userId, async () => {
-        if (!this.#held.has(userId)) await this.#releaseNow(userId);
-      }));
-    if (marked > 0 && !this.#closed) {
-      notifyAll(this.#recoveryListeners, this.#options.warn, "presence recovery listener");
-    }
-  }
-
-  #rememberRelease(userId: number): void {
-    this.#recentlyReleased.delete(userId);
-    this.#recentlyReleased.set(userId, this.#now());
-    this.#pruneReleases();
-  }
-
-  #pruneReleases(): void {
-    const oldest = this.#now() - RECENT_MS;
-    for (const [userId, at] of this.#recentlyReleased) {
-      if (at >= oldest && this.#recentlyReleased.size <= RECENT_MAX) break;
-      this.#recentlyReleased.delete(userId);
-    }
   }
 
   /** Drops every user this node holds, then marks the node alive (TTL > 0) or gone (TTL 0). */
