@@ -52,6 +52,8 @@ async function run(config: ServerConfig): Promise<void> {
     passwords: scryptHasher(),
     log,
     metrics,
+    httpPort: config.httpPort ?? undefined,
+    httpOrigins: config.httpOrigins,
   });
   let admin: Deno.HttpServer<Deno.NetAddr> | undefined;
   try {
@@ -107,6 +109,9 @@ async function run(config: ServerConfig): Promise<void> {
       ` node=${config.nodeId} store=${store.description}` +
       ` cluster=${clusterDescription(config)}` +
       (server.tls ? " tls=on" : "") +
+      (server.httpPort === null
+        ? ""
+        : ` http=${server.tls ? "https" : "http"}://${hostPort(config.host, server.httpPort)}/`) +
       (admin ? ` metrics=http://${hostPort(config.metricsHost, admin.addr.port)}/metrics` : ""),
   );
 }

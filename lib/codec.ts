@@ -143,6 +143,11 @@ function decodeBody(body: Uint8Array): Decoded {
   } catch {
     return { kind: "invalid", reason: "frame is not valid UTF-8" };
   }
+  return decodeJson(text);
+}
+
+/** Decodes the JSON text of one frame (or one WebSocket text message). */
+export function decodeJson(text: string): Decoded {
   let value: unknown;
   try {
     value = JSON.parse(text);

@@ -2,6 +2,7 @@
 // Invalid values raise ConfigError, which server.ts prints as one line before exiting with 2.
 
 import { parseArgs } from "node:util";
+import { parseOrigin } from "./origin_policy.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 import { DEFAULT_MAX_FRAME } from "./protocol.ts";
 import { redactUrl } from "./redact.ts";
@@ -36,6 +37,10 @@ export interface ServerConfig {
   /** Port of the HTTP /metrics and /healthz endpoints; null turns them off. */
   metricsPort: number | null;
   metricsHost: string;
+  /** Port of the web client and WebSocket endpoint; null turns them off. */
+  httpPort: number | null;
+  /** Origins besides the server's own whose pages may open a WebSocket. */
+  httpOrigins: string[];
 }
 
 /** A Redis Cluster node given by --redis-cluster. */
@@ -171,6 +176,19 @@ export const SETTINGS: readonly FlagSpec[] = [
     fallback: "127.0.0.1",
     help: "address of the /metrics and /healthz HTTP server",
   },
+  {
+    flag: "http-port",
+    env: "CHAT_HTTP_PORT",
+    fallback: "",
+    help: "serve the web client at / and WebSocket at /ws on this port, on --host (none: off)",
+  },
+  {
+    flag: "http-origins",
+    env: "CHAT_HTTP_ORIGINS",
+    fallback: "",
+    help: "comma-separated origins (https://chat.example.com) whose pages may use /ws, " +
+      "besides the server's own",
+  },
 ];
 
 export function usage(): string {
@@ -238,6 +256,7 @@ export function parseServerArgs(
   if ((certFile === "") !== (keyFile === "")) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
   }
+  const httpPort = setting("http-port");
   return {
     kind: "run",
     config: {
@@ -265,6 +284,8 @@ export function parseServerArgs(
         ? null
         : integerSetting("metrics-port", metricsPort, 0, 65535),
       metricsHost: setting("metrics-host"),
+      httpPort: httpPort === "" ? null : integerSetting("http-port", httpPort, 0, 65535),
+      httpOrigins: origins(setting("http-origins")),
     },
   };
 }
@@ -282,6 +303,19 @@ function choice<T extends string>(name: string, text: string, allowed: readonly 
     throw new ConfigError(`invalid --${name} '${text}': expected one of ${allowed.join(", ")}`);
   }
   return text as T;
+}
+
+function origins(text: string): string[] {
+  const listed = text.split(",").map((item) => item.trim()).filter((item) => item !== "");
+  return listed.map((item) => {
+    try {
+      return parseOrigin(item);
+    } catch {
+      throw new ConfigError(
+        `invalid --http-origins entry '${item}': expected an origin such as https://chat.example.com`,
+      );
+    }
+  });
 }
 
 function storeUrl(text: string): string {

@@ -1,14 +1,18 @@
-// The chat server: the chat core (lib/core.ts) behind its transports, here TCP. start() brings
-// the core up and listens; shutdown() stops accepting, then closes the core (every session
-// ends, the backends close).
+// The chat server: the chat core (lib/core.ts) behind its transports: TCP (plain or TLS), and
+// with an HTTP port the web client and WebSocket (HTTPS and WSS with TLS). start() brings the
+// core up and listens; shutdown() stops accepting, then closes the core (every session ends,
+// the backends close).
 
 import type { Bus, Presence } from "./cluster/types.ts";
 import { type ChatCore, createChatCore } from "./core.ts";
+import { ChatError, Errno } from "./errors.ts";
 import type { ChatDeps, PasswordHasher } from "./handlers/context.ts";
+import { HttpTransport } from "./http_transport.ts";
 import type { Logger } from "./log.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Repositories } from "./store/types.ts";
 import { TcpTransport } from "./tcp_transport.ts";
+import { loadWebAssets, type WebAssets } from "./web_assets.ts";
 
 export interface ChatServerOptions {
   hostname: string;
@@ -35,8 +39,12 @@ export interface ChatServerOptions {
   maxConnections?: number;
   /** Close connections not logged in this long, ms; 0: never. Default 30 s. */
   loginTimeoutMs?: number;
-  /** Serve TLS only, with this certificate chain and key (PEM). */
+  /** Serve TLS only, with this certificate chain and key (PEM); HTTPS on the HTTP port. */
   tls?: TlsFiles;
+  /** Serve the web client and WebSocket on this port; none by default. */
+  httpPort?: number;
+  /** Origins besides the server's own whose pages may open a WebSocket. None by default. */
+  httpOrigins?: readonly string[];
 }
 
 /** A certificate chain and its private key, PEM text. */
@@ -51,7 +59,10 @@ export class ChatServer {
   readonly #stopping = new AbortController();
   /** Stops the current TCP transport alone (a certificate reload replaces it). */
   #tcpStopping = new AbortController();
+  /** Stops the HTTP transport, after the core closed (see shutdown()). */
+  readonly #httpStopping = new AbortController();
   #tcp: TcpTransport | null = null;
+  #http: HttpTransport | null = null;
   #tls: TlsFiles | undefined;
   #lastConnectionId = 0;
 
@@ -71,6 +82,11 @@ export class ChatServer {
     return this.#tcp.port;
   }
 
+  /** The HTTP port, if the server has one. */
+  get httpPort(): number | null {
+    return this.#http?.port ?? null;
+  }
+
   get connectionCount(): number {
     return this.core.connectionCount;
   }
@@ -80,15 +96,19 @@ export class ChatServer {
     return this.#tls !== undefined;
   }
 
-  /** Starts the core, then listens. */
+  /** Starts the core, then listens on each port. */
   async start(): Promise<void> {
+    const { httpPort } = this.#options;
+    const assets = httpPort === undefined ? null : await loadWebAssets();
     await this.core.start();
     this.#listen(this.#options.port, this.#tls);
+    if (assets && httpPort !== undefined) this.#listenHttp(httpPort, assets);
   }
 
   /**
    * Serves new connections with another certificate (SIGHUP): the listener is replaced, the
-   * connections already open keep theirs. If the new pair is unusable, the old one stays in use
+   * connections already open keep theirs. The HTTP port keeps the certificate it started with
+   * (replacing Deno.serve would close its WebSockets). If the new pair is unusable, the old one stays in use
    * and the error is thrown.
    */
   async reloadTls(files: TlsFiles): Promise<void> {
@@ -110,7 +130,11 @@ export class ChatServer {
     this.#stopping.abort();
     this.#tcpStopping.abort();
     await this.#tcp?.finished;
+    // Stopping Deno.serve closes its WebSockets at once: only after the core told them why.
+    // Meanwhile the core closes any new connection as soon as it is handed one.
     await this.core.close();
+    this.#httpStopping.abort();
+    await this.#http?.finished;
   }
 
   #listen(port: number, tls: TlsFiles | undefined): void {
@@ -124,5 +148,27 @@ export class ChatServer {
       nextConnectionId: () => ++this.#lastConnectionId,
       signal: AbortSignal.any([this.#stopping.signal, this.#tcpStopping.signal]),
     });
+  }
+
+  #listenHttp(port: number, assets: WebAssets): void {
+    const { hostname } = this.#options;
+    try {
+      this.#http = new HttpTransport(this.core, {
+        ...this.#options,
+        port,
+        assets,
+        allowedOrigins: this.#options.httpOrigins ?? [],
+        tls: this.#tls,
+        nextConnectionId: () => ++this.#lastConnectionId,
+        signal: this.#httpStopping.signal,
+      });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AddrInUse)) throw error;
+      const where = hostname.includes(":") ? `[${hostname}]` : hostname;
+      throw new ChatError(
+        Errno.SERVER_ERROR,
+        `cannot listen on ${where}:${port} (http): address in use`,
+      );
+    }
   }
 }

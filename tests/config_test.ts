@@ -64,6 +64,8 @@ const DEFAULTS: ServerConfig = {
   tls: null,
   logLevel: "info",
   logFormat: "pretty",
+  httpPort: null,
+  httpOrigins: [],
 };
 
 Deno.test("config: no arguments and no environment give the defaults", () => {
@@ -130,6 +132,10 @@ Deno.test("config: every flag sets its setting", () => {
       "9100",
       "--metrics-host",
       "0.0.0.0",
+      "--http-port",
+      "8080",
+      "--http-origins",
+      "https://chat.example.com, http://localhost:8080/",
     ],
     noEnv,
     noHostname,
@@ -155,6 +161,8 @@ Deno.test("config: every flag sets its setting", () => {
     logFormat: "json",
     metricsPort: 9100,
     metricsHost: "0.0.0.0",
+    httpPort: 8080,
+    httpOrigins: ["https://chat.example.com", "http://localhost:8080"],
   });
 });
 
@@ -180,6 +188,8 @@ Deno.test("config: every CHAT_* environment variable sets its setting", () => {
     CHAT_LOG_FORMAT: "json",
     CHAT_METRICS_PORT: "9101",
     CHAT_METRICS_HOST: "::",
+    CHAT_HTTP_PORT: "8081",
+    CHAT_HTTP_ORIGINS: "https://a.example",
   });
   assert.deepEqual(run([], env, noHostname), {
     port: 6300,
@@ -202,6 +212,8 @@ Deno.test("config: every CHAT_* environment variable sets its setting", () => {
     logFormat: "json",
     metricsPort: 9101,
     metricsHost: "::",
+    httpPort: 8081,
+    httpOrigins: ["https://a.example"],
   });
 });
 
@@ -234,6 +246,8 @@ Deno.test("config: each environment variable works on its own", () => {
     ["CHAT_LOG_FORMAT", "json", { logFormat: "json" }],
     ["CHAT_METRICS_PORT", "9102", { metricsPort: 9102 }],
     ["CHAT_METRICS_HOST", "10.0.0.1", { metricsHost: "10.0.0.1" }],
+    ["CHAT_HTTP_PORT", "0", { httpPort: 0 }],
+    ["CHAT_HTTP_ORIGINS", "http://[::1]:8080", { httpOrigins: ["http://[::1]:8080"] }],
   ];
   assert.deepEqual(cases.map(([name]) => name).sort(), SETTINGS.map((s) => s.env).sort());
   for (const [name, value, expected, partner] of cases) {
@@ -294,6 +308,17 @@ Deno.test("config: an invalid --log-level or --log-format is a ConfigError", () 
   assertConfigError(["--log-level", "verbose"], /--log-level 'verbose'.*debug, info, warn, error/);
   assertConfigError(["--log-level", "INFO"], /--log-level 'INFO'/);
   assertConfigError(["--log-format", "xml"], /--log-format 'xml'.*pretty, json/);
+});
+
+Deno.test("config: an invalid --http-port or --http-origins entry is a ConfigError", () => {
+  assertConfigError(["--http-port", "http"], /--http-port 'http'/);
+  assertConfigError(["--http-port", "65536"], /--http-port '65536'/);
+  for (const value of ["chat.example.com", "https://chat.example.com/app", "ftp://x", "*"]) {
+    assertConfigError(
+      ["--http-origins", `https://ok.example,${value}`],
+      new RegExp(`--http-origins entry '${escapeRegExp(value)}'`),
+    );
+  }
 });
 
 Deno.test("config: an invalid --db is a ConfigError", () => {

@@ -6,6 +6,8 @@ const SERVER = new URL("../../server.ts", import.meta.url).pathname;
 
 export interface ServerProcess {
   port: number;
+  /** The web client's and WebSocket's port, when started with --http-port. */
+  httpPort: number | null;
   /** The start-up line. */
   banner: string;
   process: Deno.ChildProcess;
@@ -71,6 +73,7 @@ export async function startServer(
   let exited: Promise<Deno.CommandStatus> | undefined;
   return {
     port: Number(match[1]),
+    httpPort: Number(banner.match(/ http=https?:\/\/[^ ]+:(\d+)\//)?.[1]) || null,
     banner,
     process,
     stderr: () => stderrText,
