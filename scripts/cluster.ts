@@ -1,5 +1,6 @@
-// Starts a local demo cluster: two chatservers (6000 and 6002) sharing MySQL and Redis, and the
-// top-level nginx.conf balancing them on port 8000 from a temporary prefix. Ctrl-C stops it all.
+// Starts a local demo cluster: two chatservers (6000 and 6002, their web clients on 6080 and
+// 6082) sharing MySQL and Redis, and the top-level nginx.conf balancing them from a temporary
+// prefix: terminal clients on port 8000, browsers on http://127.0.0.1:8080/. Ctrl-C stops it all.
 // A chatserver that dies (try `kill -9`) is started again after RESTART_DELAY_MS, as systemd's
 // Restart=on-failure would; meanwhile nginx sends new connections to the other one.
 //
@@ -104,14 +105,18 @@ for (const port of [6000, 6002]) {
     "-A",
     "server.ts",
     String(port),
+    "--http-port",
+    String(port + 80),
     ...serverArgs,
   ], true);
   await waitForPort(port, `chatserver ${port}`);
 }
 spawn("nginx", "nginx", ["-p", prefix, "-c", `${prefix}/nginx.conf`, "-g", "daemon off;"], false);
 await waitForPort(8000, "nginx");
+await waitForPort(8080, "nginx (http)");
 console.log("cluster: nginx on 8000 → chatservers on 6000 and 6002. Ctrl-C stops everything.");
 console.log("cluster: connect with  deno task client 127.0.0.1 8000");
+console.log("cluster: or open  http://127.0.0.1:8080/  (nginx → the web clients on 6080 and 6082)");
 
 Deno.addSignalListener("SIGINT", () => void stopAll(0));
 Deno.addSignalListener("SIGTERM", () => void stopAll(0));

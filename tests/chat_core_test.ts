@@ -1,19 +1,21 @@
 // The chat core through the dispatcher, without sockets: every request of protocol v1 with its
-// semantics and errno values, on one node and across nodes of an in-process cluster.
+// semantics and errno values, on one node and across nodes, on every combination of store
+// (SQLite file, MariaDB) and cluster (in-process, Redis).
 
 import assert from "node:assert/strict";
 import { dispatch } from "../lib/dispatcher.ts";
+import { backendMatrix, matrixTest } from "./support/backends.ts";
 import { settle, TestCluster } from "./support/harness.ts";
 
-function chatTest(name: string, body: (cluster: TestCluster) => Promise<void>) {
-  Deno.test(`chat core: ${name}`, async () => {
-    const cluster = new TestCluster();
-    try {
-      await body(cluster);
-    } finally {
-      await cluster.close();
-    }
-  });
+const matrix = await backendMatrix();
+
+/** A test on every combination of backends, except those `skip` names with a reason. */
+function chatTest(
+  name: string,
+  body: (cluster: TestCluster) => Promise<void>,
+  skip: Partial<Record<string, string>> = {},
+) {
+  matrixTest(matrix, "chat core", name, (backend) => TestCluster.open(backend), body, skip);
 }
 
 chatTest("register answers REG_MSG_ACK with a new id; a taken name is errno 6", async (c) => {

@@ -4,21 +4,20 @@
 import assert from "node:assert/strict";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
 import type { Timers } from "../lib/shared_deadline.ts";
+import { type Backend, backendMatrix, matrixTest } from "./support/backends.ts";
 import { type RecordingSession, settle, TestCluster } from "./support/harness.ts";
 
+const matrix = await backendMatrix();
+
+/** A test on every combination of backends (tests/support/backends.ts). */
 function deliveryTest(
   name: string,
   body: (cluster: TestCluster) => Promise<void>,
   pendingCap?: number,
+  skip: Partial<Record<string, string>> = {},
 ) {
-  Deno.test(`delivery core: ${name}`, async () => {
-    const cluster = new TestCluster(pendingCap);
-    try {
-      await body(cluster);
-    } finally {
-      await cluster.close();
-    }
-  });
+  const open = (backend: Backend) => TestCluster.open(backend, pendingCap);
+  matrixTest(matrix, "delivery core", name, open, body, skip);
 }
 
 const msgs = (frames: unknown) => (frames as { msg: string }[]).map((f) => f.msg);

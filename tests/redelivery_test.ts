@@ -9,6 +9,7 @@ import { silentLogger } from "../lib/log.ts";
 import { PrometheusMetrics } from "../lib/metrics.ts";
 import { Redelivery } from "../lib/redelivery.ts";
 import type { MessageRepository } from "../lib/store/types.ts";
+import { type Backend, backendMatrix, matrixTest } from "./support/backends.ts";
 import { settle, TestCluster } from "./support/harness.ts";
 import { sampleValue } from "./support/metrics_scrape.ts";
 
@@ -62,18 +63,22 @@ function flakyPresence(inner: Presence, state: { down: boolean }): Presence {
   };
 }
 
-function redeliveryTest(name: string, body: (cluster: TestCluster) => Promise<void>) {
-  Deno.test(`redelivery: ${name}`, async () => {
-    const cluster = new TestCluster();
+const matrix = await backendMatrix();
+
+/** A test on every combination of backends (tests/support/backends.ts). */
+function redeliveryTest(
+  name: string,
+  body: (cluster: TestCluster) => Promise<void>,
+  skip: Partial<Record<string, string>> = {},
+) {
+  const open = async (backend: Backend) => {
+    const cluster = await TestCluster.open(backend);
     // A flaky bus drops envelopes without the sender knowing: a direct send then waits for its
     // report until this limit, and makes the message pending.
     cluster.directReportMs = 10;
-    try {
-      await body(cluster);
-    } finally {
-      await cluster.close();
-    }
-  });
+    return cluster;
+  };
+  matrixTest(matrix, "redelivery", name, open, body, skip);
 }
 
 const msgs = (frames: unknown) => (frames as { msg: string }[]).map((f) => f.msg);

@@ -4,7 +4,6 @@
 // The server is CHAT_TEST_MYSQL (default mysql://root@127.0.0.1:3306, no database part).
 
 import assert from "node:assert/strict";
-import mysql from "mysql2/promise";
 import { StorageError } from "../lib/errors.ts";
 import {
   describeMysqlLocation,
@@ -12,13 +11,16 @@ import {
   openMysqlStore,
   parseMysqlUrl,
 } from "../lib/store/mysql.ts";
-import type { ServerFeatures } from "../lib/store/mysql_append.ts";
-import type { Repositories } from "../lib/store/types.ts";
 import { storeContract } from "./store_contract.ts";
 import { freePort, serviceAvailable, tcpOpen } from "./support/services.ts";
+import {
+  dropDatabase,
+  freshDatabaseUrl,
+  MYSQL_SERVER_URL,
+  openDroppingMysqlStore,
+} from "./support/backends.ts";
 
-const serverUrl = (Deno.env.get("CHAT_TEST_MYSQL") ?? "mysql://root@127.0.0.1:3306")
-  .replace(/\/+$/, "");
+const serverUrl = MYSQL_SERVER_URL;
 const server = parseMysqlUrl(`${serverUrl}/probe`);
 const available = await serviceAvailable("MariaDB", () => tcpOpen(server.host, server.port));
 const clientAvailable = available &&
@@ -39,20 +41,20 @@ const SCHEMA_TABLES = [
 
 storeContract(
   "mysql",
-  (pendingCap) => openDroppingStore(freshDatabaseUrl(), pendingCap),
+  (pendingCap) => openDroppingMysqlStore(freshDatabaseUrl(), pendingCap),
   !available,
 );
 
 storeContract(
   "mysql (without INSERT RETURNING, as on MySQL)",
-  (pendingCap) => openDroppingStore(freshDatabaseUrl(), pendingCap, { insertReturning: true }),
+  (pendingCap) => openDroppingMysqlStore(freshDatabaseUrl(), pendingCap, { insertReturning: true }),
   !available,
 );
 
 storeContract("mysql (schema.sql applied by the mysql client)", async (pendingCap) => {
   const url = freshDatabaseUrl();
   await applySchemaWithClient(url);
-  return openDroppingStore(url, pendingCap);
+  return openDroppingMysqlStore(url, pendingCap);
 }, !clientAvailable);
 
 Deno.test({
@@ -75,7 +77,7 @@ Deno.test({
   ignore: !available,
   async fn() {
     const url = freshDatabaseUrl();
-    const store = await openDroppingStore(url);
+    const store = await openDroppingMysqlStore(url);
     await store.close();
     assert.equal(store.description, describeMysqlLocation(parseMysqlUrl(url)));
   },
@@ -197,7 +199,7 @@ Deno.test({
   name: "mysql store: a group message reaches 150 members whole and in order, or not at all",
   ignore: !available,
   async fn() {
-    const store = await openDroppingStore(freshDatabaseUrl());
+    const store = await openDroppingMysqlStore(freshDatabaseUrl());
     try {
       const sender = await store.users.create("sender", "h");
       const members: number[] = [];
@@ -236,7 +238,7 @@ Deno.test({
   name: "mysql store: concurrent retries with one idempotency key store one message",
   ignore: !available,
   async fn() {
-    const store = await openDroppingStore(freshDatabaseUrl());
+    const store = await openDroppingMysqlStore(freshDatabaseUrl());
     try {
       const a = await store.users.create("a", "h");
       const b = await store.users.create("b", "h");
@@ -265,7 +267,7 @@ Deno.test({
   name: "mysql store: a group that fails halfway through creation leaves nothing behind",
   ignore: !available,
   async fn() {
-    const store = await openDroppingStore(freshDatabaseUrl());
+    const store = await openDroppingMysqlStore(freshDatabaseUrl());
     try {
       const owner = await store.users.create("owner", "h");
       // The group row goes in, then the creator's membership fails on its foreign key.
@@ -277,44 +279,6 @@ Deno.test({
     }
   },
 });
-
-function freshDatabaseUrl(): string {
-  const suffix = Array.from(crypto.getRandomValues(new Uint8Array(6)))
-    .map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return `${serverUrl}/chat_test_${suffix}`;
-}
-
-/** Opens a store whose close() also drops its database. */
-async function openDroppingStore(
-  url: string,
-  pendingCap?: number,
-  without?: Partial<ServerFeatures>,
-): Promise<Repositories> {
-  const store = await openMysqlStore(url, pendingCap, without);
-  return {
-    description: store.description,
-    users: store.users,
-    friends: store.friends,
-    groups: store.groups,
-    messages: store.messages,
-    tokens: store.tokens,
-    ping: () => store.ping(),
-    close: async () => {
-      await store.close();
-      await dropDatabase(url);
-    },
-  };
-}
-
-async function dropDatabase(url: string): Promise<void> {
-  const { host, port, user, password, database } = parseMysqlUrl(url);
-  const connection = await mysql.createConnection({ host, port, user, password });
-  try {
-    await connection.query(`DROP DATABASE IF EXISTS \`${database}\``);
-  } finally {
-    await connection.end();
-  }
-}
 
 /** Creates the database and feeds schema.sql to `mysql <db>`, as a person would. */
 async function applySchemaWithClient(url: string): Promise<void> {

@@ -2,7 +2,6 @@
 // register, befriend and chat both ways with the keyboard; a page and a TCP user chat; errors
 // appear beside what caused them; a page reconnects by itself after the server restarts and
 // shows what arrived meanwhile, once. On failure a screenshot of each page goes to a temp dir.
-/// <reference lib="dom" />
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
@@ -115,8 +114,9 @@ browserTest(
     assert.equal(term.pushes.at(-1)?.name, "cat");
     // The field stops at 4,096 characters; pasted past that by a script, the server says no.
     await cat.page.$eval("#message", (field) => {
-      (field as HTMLInputElement).removeAttribute("maxlength");
-      (field as HTMLInputElement).value = "y".repeat(4097);
+      const input = field as unknown as { value: string; removeAttribute(name: string): void };
+      input.removeAttribute("maxlength");
+      input.value = "y".repeat(4097);
     });
     await cat.click("Send");
     await cat.waitForText("#send-error", /longer than 4096 characters/);

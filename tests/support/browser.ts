@@ -1,9 +1,22 @@
 // A real headless Chromium for the web client's tests, driven by puppeteer-core: the installed
 // browser (/usr/bin/chromium, or $CHROMIUM), a fresh profile each launch, no network of its own.
 // Pages are worked as a person would: controls found by their accessible names, keys typed.
-/// <reference lib="dom" />
 
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+
+/**
+ * The little of the DOM that the functions run inside the page use: this file is checked with
+ * Deno's types, not the DOM library's (which would change WebSocket's type for every test).
+ */
+interface PageNode {
+  readonly id: string;
+  readonly textContent: string | null;
+  querySelector(selector: string): PageNode | null;
+}
+declare const document: {
+  querySelector(selector: string): PageNode | null;
+  querySelectorAll(selector: string): Iterable<PageNode>;
+};
 
 export const CHROMIUM = Deno.env.get("CHROMIUM") ?? "/usr/bin/chromium";
 

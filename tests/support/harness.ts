@@ -1,6 +1,8 @@
-// In-process test doubles for the chat core: sessions that record what they are sent, and a
-// set of nodes sharing one store and an in-process cluster, with cheap password hashing and a
-// controllable clock. No sockets.
+// In-process test doubles for the chat core: sessions that record what they are sent, a
+// connection the core can serve, and a set of nodes built by the server's own factory
+// (lib/core.ts) sharing one store and one cluster: an in-memory SQLite store and the in-process
+// cluster by default, or any combination of tests/support/backends.ts. Cheap password hashing
+// and a controllable clock. No sockets.
 
 import { InProcessCluster } from "../../lib/cluster/memory.ts";
 import type { Bus, Presence } from "../../lib/cluster/types.ts";
@@ -15,6 +17,7 @@ import type { Connection, Inbound, Session } from "../../lib/session.ts";
 import type { Timers } from "../../lib/shared_deadline.ts";
 import type { SharedFrame } from "../../lib/shared_frame.ts";
 import { openSqliteStore } from "../../lib/store/sqlite.ts";
+import { type Backend, openTestBackends, type TestBackends } from "./backends.ts";
 import type { Repositories } from "../../lib/store/types.ts";
 
 const CHEAP_SCRYPT = { N: 1024, r: 8, p: 1 };
@@ -193,8 +196,8 @@ export interface NodeWrapping {
  */
 export class TestCluster {
   readonly store: Repositories;
-  readonly cluster = new InProcessCluster();
   readonly cores = new Map<string, ChatCore>();
+  readonly #backends: TestBackends;
   time = new Date("2026-01-02T03:04:05.678Z");
   /** Password hashing of the nodes made from now on: cheap scrypt unless a test replaces it. */
   passwords: PasswordHasher = scryptHasher(CHEAP_SCRYPT);
@@ -209,8 +212,15 @@ export class TestCluster {
   /** The timers of those deadlines: the system's unless a test brings its own. */
   timers: Timers | undefined = undefined;
 
-  constructor(pendingCap?: number) {
-    this.store = openSqliteStore(":memory:", pendingCap);
+  /** Nodes on `backends`; by default an in-memory SQLite store and the in-process cluster. */
+  constructor(pendingCap?: number, backends?: TestBackends) {
+    this.#backends = backends ?? inProcessBackends(openSqliteStore(":memory:", pendingCap));
+    this.store = this.#backends.store;
+  }
+
+  /** Nodes on fresh backends of one combination of the matrix (tests/support/backends.ts). */
+  static async open(backend: Backend, pendingCap?: number): Promise<TestCluster> {
+    return new TestCluster(pendingCap, await openTestBackends(backend, pendingCap));
   }
 
   /** Each node's dependencies, by node id. */
@@ -235,8 +245,7 @@ export class TestCluster {
   async core(nodeId: string, wrapping: NodeWrapping = {}): Promise<ChatCore> {
     const existing = this.cores.get(nodeId);
     if (existing) return existing;
-    const presence = this.cluster.presence(nodeId);
-    const bus = this.cluster.bus();
+    const { presence, bus } = await this.#backends.node(nodeId);
     const core = createChatCore({
       store: wrapping.store?.(this.store) ?? this.store,
       presence: wrapping.presence?.(presence) ?? presence,
@@ -263,11 +272,21 @@ export class TestCluster {
     return new TestClient(await this.core(nodeId));
   }
 
-  /** Stops every node's recovery sweep and closes the store (the nodes share it). */
+  /** Stops every node's recovery sweep, then closes the backends (the nodes share them). */
   async close(): Promise<void> {
     for (const core of this.cores.values()) await core.redelivery.stop();
-    await this.store.close();
+    await this.#backends.close();
   }
+}
+
+/** One store and the in-process cluster. */
+function inProcessBackends(store: Repositories): TestBackends {
+  const cluster = new InProcessCluster();
+  return {
+    store,
+    node: (nodeId) => Promise.resolve({ presence: cluster.presence(nodeId), bus: cluster.bus() }),
+    close: () => store.close(),
+  };
 }
 
 /** Lets queued microtasks and timers (bus deliveries) run. */
