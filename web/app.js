@@ -13,8 +13,12 @@ const HISTORY_PAGE = 30;
 /** Where a reloaded page finds its session (this tab only). */
 const SESSION_KEY = "chat.session";
 
-const $ = (/** @type {string} */ id) => /** @type {HTMLElement} */ (document.getElementById(id));
-const input = (/** @type {string} */ id) => /** @type {HTMLInputElement} */ ($(id));
+const $ = (
+  /** @type {string} */ id,
+) => /** @type {HTMLElement} */ (document.getElementById(id));
+const input = (
+  /** @type {string} */ id,
+) => /** @type {HTMLInputElement} */ ($(id));
 
 const state = new ChatState();
 const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`;
@@ -32,7 +36,10 @@ const link = new ChatLink({
   onPush: pushed,
 });
 
-function showStatus(/** @type {string} */ status, /** @type {string | undefined} */ detail) {
+function showStatus(
+  /** @type {string} */ status,
+  /** @type {string | undefined} */ detail,
+) {
   const text = {
     connecting: "connecting…",
     online: "",
@@ -80,7 +87,10 @@ async function logIn(/** @type {boolean} */ register) {
 function rememberSession() {
   const token = link.token;
   if (token && state.me) {
-    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ name: state.me.name, token }));
+    sessionStorage.setItem(
+      SESSION_KEY,
+      JSON.stringify({ name: state.me.name, token }),
+    );
   }
 }
 
@@ -135,7 +145,11 @@ function pushed(/** @type {Frame} */ frame) {
     case MsgId.GROUP_CHAT: {
       const key = state.received(/** @type {any} */ (frame));
       if (key) {
-        if (key === state.open) renderMessages(true);
+        if (key === state.open) {
+          // The title too: the sender's name may be new to the client.
+          $("conversation-title").textContent = conversationTitle(key);
+          renderMessages(true);
+        }
         renderLists();
       }
       // Acknowledged every time it comes, shown once.
@@ -171,17 +185,28 @@ function renderAll() {
 function renderLists() {
   $("friends").replaceChildren(
     ...state.people().map((person) =>
-      entry(userKey(person.id), person.name, person.state ?? "not a friend")
+      entry(userKey(person.id), person.name, personDetail(person.state))
     ),
   );
   const groups = [...state.groups.values()].sort((a, b) => a.groupname.localeCompare(b.groupname));
   $("groups").replaceChildren(
     ...groups.map((group) =>
-      entry(groupKey(group.id), group.groupname, `${group.users.length} members`)
+      entry(
+        groupKey(group.id),
+        group.groupname,
+        group.users.length === 1 ? "1 member" : `${group.users.length} members`,
+      )
     ),
   );
   const unread = state.unread;
   document.title = unread > 0 ? `(${unread}) chat` : "chat";
+}
+
+/** What the list says of a person: their presence, or that they are not a friend. */
+function personDetail(/** @type {string | null} */ state) {
+  if (state === null) return "not a friend";
+  // A friend added on a server whose reply does not say (see ChatState.addFriend).
+  return state === "unknown" ? "" : state;
 }
 
 /** One friend or group in the side lists: a button opening its conversation. */
@@ -218,7 +243,9 @@ function entry(
 
 function conversationTitle(/** @type {string} */ key) {
   const id = Number(key.slice(2));
-  if (key.startsWith("g:")) return `Group ${state.groups.get(id)?.groupname ?? `#${id}`}`;
+  if (key.startsWith("g:")) {
+    return `Group ${state.groups.get(id)?.groupname ?? `#${id}`}`;
+  }
   return `Chat with ${state.friends.get(id)?.name ?? state.nameOf(id) ?? `user #${id}`}`;
 }
 
@@ -289,7 +316,9 @@ async function openConversation(/** @type {string} */ key) {
   $("messages").scrollTop = $("messages").scrollHeight;
   input("message").focus();
   const conversation = state.conversation(key);
-  if (conversation.messages.length < HISTORY_PAGE && !conversation.historyDone) {
+  if (
+    conversation.messages.length < HISTORY_PAGE && !conversation.historyDone
+  ) {
     await loadHistory(key);
   }
 }
@@ -311,7 +340,9 @@ async function loadHistory(/** @type {string} */ key) {
     state.history(key, reply.messages ?? []);
     if (state.open === key) renderMessages(false);
   } catch (error) {
-    if (state.open === key) $("send-error").textContent = `history: ${errorText(error)}`;
+    if (state.open === key) {
+      $("send-error").textContent = `history: ${errorText(error)}`;
+    }
   } finally {
     loadingHistory.delete(key);
   }
@@ -336,7 +367,12 @@ async function sendMessage() {
   const msgid = group ? MsgId.GROUP_CHAT : MsgId.ONE_CHAT;
   field.value = "";
   try {
-    const ack = await link.request({ msgid, ...target, msg: text, key: crypto.randomUUID() }, {
+    const ack = await link.request({
+      msgid,
+      ...target,
+      msg: text,
+      key: crypto.randomUUID(),
+    }, {
       resend: true,
     });
     const me = state.me;
@@ -377,7 +413,9 @@ async function sideForm(
 
 function idIn(/** @type {HTMLInputElement} */ field) {
   const value = field.value.trim();
-  if (!/^[1-9][0-9]*$/.test(value)) throw new Error("Enter a number, the id you were given.");
+  if (!/^[1-9][0-9]*$/.test(value)) {
+    throw new Error("Enter a number, the id you were given.");
+  }
   return Number(value);
 }
 
@@ -392,7 +430,8 @@ async function joinGroup() {
   const groupid = idIn(input("group-id"));
   const reply = await link.request({ msgid: MsgId.ADD_GROUP, groupid });
   state.addGroup(
-    reply.group ?? { id: groupid, groupname: `group #${groupid}`, groupdesc: "", users: [] },
+    reply.group ??
+      { id: groupid, groupname: `group #${groupid}`, groupdesc: "", users: [] },
   );
   renderLists();
 }
@@ -400,7 +439,11 @@ async function joinGroup() {
 async function createGroup() {
   const groupname = input("group-name").value.trim();
   if (!groupname) throw new Error("Enter a name for the group.");
-  const reply = await link.request({ msgid: MsgId.CREATE_GROUP, groupname, groupdesc: "" });
+  const reply = await link.request({
+    msgid: MsgId.CREATE_GROUP,
+    groupname,
+    groupdesc: "",
+  });
   const me = /** @type {{ id: number, name: string }} */ (state.me);
   state.addGroup({
     id: reply.groupid,

@@ -86,7 +86,9 @@ export class ChatLink {
   /** Opens the connection (not logged in yet); resolves once it is open. */
   open() {
     this.#stopped = false;
-    if (this.#socket?.readyState === WebSocket.CONNECTING && this.#opening) return this.#opening;
+    if (this.#socket?.readyState === WebSocket.CONNECTING && this.#opening) {
+      return this.#opening;
+    }
     return this.#opening = this.#connect();
   }
 
@@ -106,7 +108,12 @@ export class ChatLink {
    * @param {string} name @param {string} password @returns {Promise<Frame>}
    */
   async login(name, password) {
-    const view = await this.request({ msgid: MsgId.LOGIN, name, password, receipts: true });
+    const view = await this.request({
+      msgid: MsgId.LOGIN,
+      name,
+      password,
+      receipts: true,
+    });
     this.#credentials = typeof view.token === "string"
       ? { name: view.name, token: view.token }
       : { name: view.name, password };
@@ -119,7 +126,12 @@ export class ChatLink {
    * @param {string} name @param {string} token @returns {Promise<Frame>}
    */
   async resume(name, token) {
-    const view = await this.request({ msgid: MsgId.LOGIN, name, token, receipts: true });
+    const view = await this.request({
+      msgid: MsgId.LOGIN,
+      name,
+      token,
+      receipts: true,
+    });
     this.#credentials = {
       name: view.name,
       token: typeof view.token === "string" ? view.token : token,
@@ -137,7 +149,9 @@ export class ChatLink {
   async logout() {
     this.#credentials = null;
     try {
-      if (this.#socket?.readyState === WebSocket.OPEN) await this.request({ msgid: MsgId.LOGOUT });
+      if (this.#socket?.readyState === WebSocket.OPEN) {
+        await this.request({ msgid: MsgId.LOGOUT });
+      }
     } catch {
       // Gone anyway.
     }
@@ -163,8 +177,9 @@ export class ChatLink {
     return new Promise((resolve, reject) => {
       const pending = { frame, resend, resolve, reject };
       if (this.#socket?.readyState !== WebSocket.OPEN) {
-        if (resend && this.#credentials) this.#pending.set(-++this.#seq, pending);
-        else reject(new RequestError(0, "not connected to the server"));
+        if (resend && this.#credentials) {
+          this.#pending.set(-++this.#seq, pending);
+        } else reject(new RequestError(0, "not connected to the server"));
         return;
       }
       this.#send(pending);
@@ -191,7 +206,9 @@ export class ChatLink {
   #send(pending) {
     const seq = ++this.#seq;
     this.#pending.set(seq, pending);
-    /** @type {WebSocket} */ (this.#socket).send(JSON.stringify({ ...pending.frame, seq }));
+    /** @type {WebSocket} */ (this.#socket).send(
+      JSON.stringify({ ...pending.frame, seq }),
+    );
   }
 
   #connect() {
@@ -230,7 +247,11 @@ export class ChatLink {
       return;
     }
     try {
-      const view = await this.request({ msgid: MsgId.LOGIN, ...credentials, receipts: true });
+      const view = await this.request({
+        msgid: MsgId.LOGIN,
+        ...credentials,
+        receipts: true,
+      });
       if (typeof view.token === "string") {
         this.#credentials = { name: view.name, token: view.token };
       }
@@ -263,7 +284,9 @@ export class ChatLink {
     }
     this.#pending.delete(frame.seq);
     if (frame.errno === 0) pending.resolve(frame);
-    else pending.reject(new RequestError(frame.errno, String(frame.errmsg ?? "request failed")));
+    else {pending.reject(
+        new RequestError(frame.errno, String(frame.errmsg ?? "request failed")),
+      );}
   }
 
   #lost() {
@@ -277,7 +300,8 @@ export class ChatLink {
       return;
     }
     const { firstDelayMs = 500, maxDelayMs = 10_000, random = Math.random } = this.#options;
-    const delay = Math.min(maxDelayMs, firstDelayMs * 2 ** this.#attempt) * (0.5 + random() / 2);
+    const delay = Math.min(maxDelayMs, firstDelayMs * 2 ** this.#attempt) *
+      (0.5 + random() / 2);
     this.#attempt++;
     this.#options.onStatus("reconnecting");
     this.#retryTimer = setTimeout(() => this.#connect().catch(() => {}), delay);

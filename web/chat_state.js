@@ -48,11 +48,17 @@ export class ChatState {
   loggedIn(/** @type {Record<string, any>} */ view) {
     if (this.me && this.me.id !== view.id) this.#forgetAll();
     this.me = { id: view.id, name: view.name };
-    this.friends = new Map((view.friends ?? []).map((/** @type {Friend} */ f) => [f.id, f]));
-    this.groups = new Map(
-      (view.groups ?? []).map((/** @type {Group} */ g) => [g.id, { ...g, users: [...g.users] }]),
+    this.friends = new Map(
+      (view.friends ?? []).map((/** @type {Friend} */ f) => [f.id, f]),
     );
-    for (const friend of this.friends.values()) this.#names.set(friend.id, friend.name);
+    this.groups = new Map(
+      (view.groups ?? []).map((
+        /** @type {Group} */ g,
+      ) => [g.id, { ...g, users: [...g.users] }]),
+    );
+    for (const friend of this.friends.values()) {
+      this.#names.set(friend.id, friend.name);
+    }
     for (const group of this.groups.values()) {
       for (const user of group.users) this.#names.set(user.id, user.name);
     }
@@ -74,7 +80,11 @@ export class ChatState {
     for (const key of this.conversations.keys()) {
       const id = Number(key.slice(2));
       if (key.startsWith("u:") && !listed.has(id) && id !== this.me?.id) {
-        listed.set(id, { id, name: this.#names.get(id) ?? `user #${id}`, state: null });
+        listed.set(id, {
+          id,
+          name: this.#names.get(id) ?? `user #${id}`,
+          state: null,
+        });
       }
     }
     return [...listed.values()].sort((a, b) => a.name.localeCompare(b.name));
@@ -100,7 +110,13 @@ export class ChatState {
   conversation(/** @type {string} */ key) {
     let found = this.conversations.get(key);
     if (!found) {
-      found = { key, messages: [], unread: 0, oldestMid: null, historyDone: false };
+      found = {
+        key,
+        messages: [],
+        unread: 0,
+        oldestMid: null,
+        historyDone: false,
+      };
       this.conversations.set(key, found);
     }
     return found;
@@ -124,10 +140,16 @@ export class ChatState {
   history(/** @type {string} */ key, /** @type {Chat[]} */ page) {
     const conversation = this.conversation(key);
     if (page.length === 0) conversation.historyDone = true;
-    this.#insert(conversation, page.filter((chat) => !this.#mids.has(chat.mid)));
+    this.#insert(
+      conversation,
+      page.filter((chat) => !this.#mids.has(chat.mid)),
+    );
     const oldest = page[0]?.mid;
     if (oldest !== undefined) {
-      conversation.oldestMid = Math.min(conversation.oldestMid ?? oldest, oldest);
+      conversation.oldestMid = Math.min(
+        conversation.oldestMid ?? oldest,
+        oldest,
+      );
     }
   }
 
@@ -175,7 +197,9 @@ export class ChatState {
       }
       case "member_left": {
         const group = this.groups.get(event.groupid);
-        if (group) group.users = group.users.filter((user) => user.id !== event.id);
+        if (group) {
+          group.users = group.users.filter((user) => user.id !== event.id);
+        }
         break;
       }
     }
@@ -204,12 +228,17 @@ export class ChatState {
   /** Total unread messages, for the title. */
   get unread() {
     let total = 0;
-    for (const conversation of this.conversations.values()) total += conversation.unread;
+    for (const conversation of this.conversations.values()) {
+      total += conversation.unread;
+    }
     return total;
   }
 
   /** Inserts messages in mid order, keeping at most MESSAGES_KEPT (the newest). */
-  #insert(/** @type {Conversation} */ conversation, /** @type {Chat[]} */ chats) {
+  #insert(
+    /** @type {Conversation} */ conversation,
+    /** @type {Chat[]} */ chats,
+  ) {
     if (chats.length === 0) return;
     for (const chat of chats) this.#mids.add(chat.mid);
     const messages = conversation.messages;
@@ -227,7 +256,9 @@ export class ChatState {
   #learnName(/** @type {number} */ id, /** @type {string} */ name) {
     this.#names.set(id, name);
     const friend = this.friends.get(id);
-    if (friend && friend.name !== name) this.friends.set(id, { ...friend, name });
+    if (friend && friend.name !== name) {
+      this.friends.set(id, { ...friend, name });
+    }
   }
 
   #forgetAll() {
