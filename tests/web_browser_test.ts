@@ -1,7 +1,7 @@
 // The web client in a real headless Chromium against the real server (--http-port): two pages
 // register, befriend and chat both ways with the keyboard; a page and a TCP user chat; errors
-// appear beside what caused them; a page reconnects by itself after the server restarts and
-// shows what arrived meanwhile, once. On failure a screenshot of each page goes to a temp dir.
+// appear beside what caused them; scrolling up reads history; a page reconnects by itself after
+// the server restarts and shows what arrived meanwhile, once. On failure a screenshot of each page goes to a temp dir.
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
@@ -123,6 +123,36 @@ browserTest(
     term.close();
   },
 );
+
+browserTest("scrolling up reads older messages, a page at a time, to the start", async (s) => {
+  const term = await WireClient.connect(s.server.port);
+  const termId = await term.register("tom");
+  await term.login(termId);
+  const eve = await s.person("eve");
+  const eveId = await eve.register();
+  assert.equal((await term.request({ msgid: 7, friendid: eveId })).errno, 0);
+  for (let n = 1; n <= 45; n++) {
+    assert.equal((await term.request({ msgid: 6, toid: eveId, msg: `line ${n}` })).errno, 0);
+  }
+  await eve.waitForText("#friends", /45 unread/);
+  // A reload starts from nothing: the conversation comes from HISTORY (30 a page).
+  await eve.page.reload();
+  if (await eve.settled() === "login") await eve.logIn();
+  await eve.open("tom");
+  await eve.waitForMessage("line 45");
+  // A page of history, and what the reload cut off before its receipt went (it comes again).
+  const first = (await eve.messages()).length;
+  assert.ok(first >= 30 && first < 45, `${first} messages before scrolling up`);
+  await eve.page.$eval(
+    "#messages",
+    (list) => (list as unknown as { scrollTop: number }).scrollTop = 0,
+  );
+  await eve.waitForMessage("line 1");
+  await eve.waitForText("#messages", /start of the conversation/);
+  const shown = await eve.messages();
+  assert.deepEqual(shown, Array.from({ length: 45 }, (_, index) => `line ${index + 1}`));
+  term.close();
+});
 
 browserTest(
   "a page reconnects by itself after a restart and shows what came meanwhile, once",

@@ -60,8 +60,11 @@ Deno.test("web state: history pages go back from the oldest mid held until an em
   state.history(key, [chat(30, 2), chat(40, 1, { toid: 2 })]);
   assert.equal(state.historyCursor(key), 30);
   assert.equal(state.conversation(key).historyDone, false);
-  state.history(key, []);
-  assert.equal(state.conversation(key).historyDone, true);
+  state.history(key, [chat(20, 2)], true);
+  assert.equal(state.conversation(key).historyDone, true, "a page shorter than asked for");
+  const other = userKey(3);
+  state.history(other, []);
+  assert.equal(state.conversation(other).historyDone, true, "an empty page");
 });
 
 Deno.test("web state: a conversation keeps its newest messages up to its bound", () => {

@@ -183,6 +183,10 @@ function renderAll() {
 }
 
 function renderLists() {
+  // The lists are drawn anew: a keyboard user's focus stays on the same entry.
+  const focused = document.activeElement instanceof HTMLElement
+    ? document.activeElement.dataset.key
+    : undefined;
   $("friends").replaceChildren(
     ...state.people().map((person) =>
       entry(userKey(person.id), person.name, personDetail(person.state))
@@ -198,6 +202,12 @@ function renderLists() {
       )
     ),
   );
+  if (focused) {
+    /** @type {HTMLElement | null} */ (document.querySelector(
+      `button.entry[data-key="${focused}"]`,
+    ))
+      ?.focus();
+  }
   const unread = state.unread;
   document.title = unread > 0 ? `(${unread}) chat` : "chat";
 }
@@ -337,7 +347,8 @@ async function loadHistory(/** @type {string} */ key) {
       ...(before === null ? {} : { before }),
       limit: HISTORY_PAGE,
     });
-    state.history(key, reply.messages ?? []);
+    const page = reply.messages ?? [];
+    state.history(key, page, page.length < HISTORY_PAGE);
     if (state.open === key) renderMessages(false);
   } catch (error) {
     if (state.open === key) {

@@ -136,10 +136,17 @@ export class ChatState {
     return key;
   }
 
-  /** Adds a page of history (older messages, oldest first); an empty page means no more. */
-  history(/** @type {string} */ key, /** @type {Chat[]} */ page) {
+  /**
+   * Adds a page of history (older messages, oldest first). `last` says there is nothing older:
+   * the page came back shorter than asked for (an empty page always means that).
+   */
+  history(
+    /** @type {string} */ key,
+    /** @type {Chat[]} */ page,
+    last = page.length === 0,
+  ) {
     const conversation = this.conversation(key);
-    if (page.length === 0) conversation.historyDone = true;
+    if (last) conversation.historyDone = true;
     this.#insert(
       conversation,
       page.filter((chat) => !this.#mids.has(chat.mid)),

@@ -2,7 +2,7 @@
 // browser (/usr/bin/chromium, or $CHROMIUM), a fresh profile each launch, no network of its own.
 // Pages are worked as a person would: controls found by their accessible names, keys typed.
 
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type ElementHandle, type Page } from "puppeteer-core";
 
 /**
  * The little of the DOM that the functions run inside the page use: this file is checked with
@@ -90,8 +90,7 @@ export class WebUser {
   }
 
   async click(name: string): Promise<void> {
-    await this.page.bringToFront();
-    await (await this.page.waitForSelector(button(name)))!.click();
+    await this.#clickFound(() => this.page.waitForSelector(button(name)));
   }
 
   /** Registers with the page's form (then it is logged in); returns the id it shows. */
@@ -129,22 +128,37 @@ export class WebUser {
 
   /** Opens the conversation with a friend or group by its name in the side list. */
   async open(name: string): Promise<void> {
-    await this.page.bringToFront();
-    const entry = await this.page.waitForFunction(
-      (wanted) =>
-        [...document.querySelectorAll("button.entry")].find((entry) =>
-          entry.querySelector(".name")?.textContent === wanted
-        ),
-      { polling: 100 },
-      name,
+    await this.#clickFound(async () =>
+      (await this.page.waitForFunction(
+        (wanted) =>
+          [...document.querySelectorAll("button.entry")].find((entry) =>
+            entry.querySelector(".name")?.textContent === wanted
+          ),
+        { polling: 100 },
+        name,
+      )) as unknown as ElementHandle
     );
-    await (entry as unknown as { click(): Promise<void> }).click();
   }
 
   /** Opens the conversation with a user by id (whatever name the list shows for them). */
   async openUser(id: number): Promise<void> {
+    await this.#clickFound(() => this.page.waitForSelector(`button.entry[data-key="u:${id}"]`));
+  }
+
+  /**
+   * Clicks what `find` finds, finding it again if the page redrew it in between (the side lists
+   * are redrawn as messages and presence changes come).
+   */
+  async #clickFound(find: () => Promise<ElementHandle | null>): Promise<void> {
     await this.page.bringToFront();
-    await (await this.page.waitForSelector(`button.entry[data-key="u:${id}"]`))!.click();
+    for (let attempt = 1;; attempt++) {
+      try {
+        await (await find())!.click();
+        return;
+      } catch (error) {
+        if (attempt >= 5 || !/detached|not clickable/i.test(String(error))) throw error;
+      }
+    }
   }
 
   /** Types a message and sends it with Enter. */
