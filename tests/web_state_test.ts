@@ -90,11 +90,16 @@ Deno.test("web state: presence and roster events update friends and members", ()
     user: { id: 3, name: "cy", state: "online", role: "normal" },
   });
   assert.deepEqual(state.groups.get(7)?.users.map((u) => u.name), ["ann", "bob", "cy"]);
+  state.roster({ event: "member_left", groupid: 7, id: 1, creator: 2 });
+  assert.deepEqual(state.groups.get(7)?.users.map((u) => [u.name, u.role]), [
+    ["bob", "creator"],
+    ["cy", "normal"],
+  ]);
   state.roster({ event: "member_left", groupid: 7, id: 2 });
   state.roster({ event: "friend_removed", id: 2 });
   state.roster({ event: "something_new" });
   assert.deepEqual([...state.friends.keys()], [3]);
-  assert.deepEqual(state.groups.get(7)?.users.map((u) => u.name), ["ann", "cy"]);
+  assert.deepEqual(state.groups.get(7)?.users.map((u) => u.name), ["cy"]);
 });
 
 Deno.test("web state: senders who are not friends are listed; a friend known by id learns a name", () => {

@@ -204,9 +204,11 @@ export class ChatState {
       }
       case "member_left": {
         const group = this.groups.get(event.groupid);
-        if (group) {
-          group.users = group.users.filter((user) => user.id !== event.id);
-        }
+        if (!group) break;
+        group.users = group.users
+          .filter((user) => user.id !== event.id)
+          // When the creator left, the member who joined earliest became the creator.
+          .map((user) => user.id === event.creator ? { ...user, role: "creator" } : user);
         break;
       }
     }
