@@ -196,6 +196,8 @@ export interface NodeWrapping {
  */
 export class TestCluster {
   readonly store: Repositories;
+  /** The in-process cluster of the default backends (a test kills a node with it). */
+  readonly cluster = new InProcessCluster();
   readonly cores = new Map<string, ChatCore>();
   readonly #backends: TestBackends;
   time = new Date("2026-01-02T03:04:05.678Z");
@@ -214,7 +216,8 @@ export class TestCluster {
 
   /** Nodes on `backends`; by default an in-memory SQLite store and the in-process cluster. */
   constructor(pendingCap?: number, backends?: TestBackends) {
-    this.#backends = backends ?? inProcessBackends(openSqliteStore(":memory:", pendingCap));
+    this.#backends = backends ??
+      inProcessBackends(openSqliteStore(":memory:", pendingCap), this.cluster);
     this.store = this.#backends.store;
   }
 
@@ -280,8 +283,7 @@ export class TestCluster {
 }
 
 /** One store and the in-process cluster. */
-function inProcessBackends(store: Repositories): TestBackends {
-  const cluster = new InProcessCluster();
+function inProcessBackends(store: Repositories, cluster: InProcessCluster): TestBackends {
   return {
     store,
     node: (nodeId) => Promise.resolve({ presence: cluster.presence(nodeId), bus: cluster.bus() }),
