@@ -124,6 +124,21 @@ browserTest(
   },
 );
 
+browserTest(
+  "a form left past the login deadline connects again on the next try, with no alarm",
+  async (s) => {
+    const kim = await s.person("kim");
+    await kim.logIn();
+    await kim.waitForText("#login-error", /wrong id\/name or password/);
+    // The server closes the connection, not logged in, after --login-timeout (1 s here).
+    await kim.page.waitForFunction('document.body.dataset.status === "offline"');
+    assert.equal(await kim.text("#status"), "", "nothing alarming while nobody is logged in");
+    assert.ok(await kim.register() > 0);
+    assert.equal(await kim.text("#status"), "");
+  },
+  () => Promise.resolve(["--db", "sqlite::memory:", "--http-port", "0", "--login-timeout", "1"]),
+);
+
 browserTest("scrolling up reads older messages, a page at a time, to the start", async (s) => {
   const term = await WireClient.connect(s.server.port);
   const termId = await term.register("tom");

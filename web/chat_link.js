@@ -296,7 +296,9 @@ export class ChatLink {
       return;
     }
     if (!this.#credentials) {
-      this.#options.onStatus("offline", "connection to the server lost");
+      // Not logged in: nothing to resume, and the next Log in or Register connects again (the
+      // server closes a connection left on the login form past its login deadline).
+      this.#options.onStatus("offline");
       return;
     }
     const { firstDelayMs = 500, maxDelayMs = 10_000, random = Math.random } = this.#options;
