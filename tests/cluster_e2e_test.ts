@@ -7,12 +7,11 @@ import { nginxInstalled, type NginxProcess, startNginx } from "./support/nginx.t
 import { type ServerProcess, startServer } from "./support/server_process.ts";
 import { serviceAvailable, tcpOpen } from "./support/services.ts";
 import { WireClient } from "./support/wire_client.ts";
+import { mysqlExec, uniqueHex } from "./support/mysql_cli.ts";
 
 const ready = await serviceAvailable("MariaDB", () => tcpOpen("127.0.0.1", 3306)) &&
   await serviceAvailable("Redis", () => tcpOpen("127.0.0.1", 6379)) &&
   await serviceAvailable("nginx with the stream module", nginxInstalled);
-
-const hex = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
 
 interface Cluster {
   servers: Map<string, ServerProcess>;
@@ -20,28 +19,19 @@ interface Cluster {
   start(nodeId: string): Promise<ServerProcess>;
 }
 
-async function mysqlExec(sql: string): Promise<void> {
-  const result = await new Deno.Command("mysql", {
-    args: ["-uroot", "-h127.0.0.1", "-e", sql],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
-}
-
 function clusterTest(name: string, body: (cluster: Cluster) => Promise<void>) {
   Deno.test({
     name: `cluster e2e: ${name}`,
     ignore: !ready,
     async fn() {
-      const database = `chat_e2e_${hex()}`;
+      const database = `chat_e2e_${uniqueHex()}`;
       const args = [
         "--db",
         `mysql://root@127.0.0.1:3306/${database}`,
         "--redis",
         "redis://127.0.0.1:6379",
         "--redis-prefix",
-        `test:${hex()}:`,
+        `test:${uniqueHex()}:`,
       ];
       const servers = new Map<string, ServerProcess>();
       const start = async (nodeId: string) => {

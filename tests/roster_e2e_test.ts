@@ -9,32 +9,22 @@ import { ChatCluster } from "./support/chat_cluster.ts";
 import { nginxInstalled } from "./support/nginx.ts";
 import { serviceAvailable, tcpOpen } from "./support/services.ts";
 import { WireClient } from "./support/wire_client.ts";
+import { mysqlExec, uniqueHex } from "./support/mysql_cli.ts";
 
 const ready = await serviceAvailable("MariaDB", () => tcpOpen("127.0.0.1", 3306)) &&
   await serviceAvailable("Redis", () => tcpOpen("127.0.0.1", 6379)) &&
   await serviceAvailable("nginx with the stream module", nginxInstalled);
-
-const hex = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-
-async function mysqlExec(sql: string): Promise<void> {
-  const result = await new Deno.Command("mysql", {
-    args: ["-uroot", "-h127.0.0.1", "-e", sql],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
-}
 
 function rosterTest(name: string, body: (cluster: ChatCluster) => Promise<void>) {
   Deno.test({
     name: `roster e2e: ${name}`,
     ignore: !ready,
     async fn() {
-      const database = `chat_roster_${hex()}`;
+      const database = `chat_roster_${uniqueHex()}`;
       const cluster = await ChatCluster.start({
         db: `mysql://root@127.0.0.1:3306/${database}`,
         redis: "redis://127.0.0.1:6379",
-        redisPrefix: `test:${hex()}:`,
+        redisPrefix: `test:${uniqueHex()}:`,
         nodeIds: ["node-a", "node-b"],
       });
       try {

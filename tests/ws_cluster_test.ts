@@ -7,33 +7,23 @@ import { type ServerProcess, startServer } from "./support/server_process.ts";
 import { serviceAvailable, tcpOpen } from "./support/services.ts";
 import { WireClient } from "./support/wire_client.ts";
 import { WsClient } from "./support/ws_client.ts";
+import { mysqlExec, uniqueHex } from "./support/mysql_cli.ts";
 
 const ready = await serviceAvailable("MariaDB", () => tcpOpen("127.0.0.1", 3306)) &&
   await serviceAvailable("Redis", () => tcpOpen("127.0.0.1", 6379));
-
-const hex = () => crypto.randomUUID().replaceAll("-", "").slice(0, 12);
-
-async function mysqlExec(sql: string): Promise<void> {
-  const result = await new Deno.Command("mysql", {
-    args: ["-uroot", "-h127.0.0.1", "-e", sql],
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (!result.success) throw new Error(new TextDecoder().decode(result.stderr));
-}
 
 Deno.test({
   name: "ws cluster: WebSocket and TCP users on two servers chat through Redis",
   ignore: !ready,
   async fn() {
-    const database = `chat_ws_${hex()}`;
+    const database = `chat_ws_${uniqueHex()}`;
     const args = [
       "--db",
       `mysql://root@127.0.0.1:3306/${database}`,
       "--redis",
       "redis://127.0.0.1:6379",
       "--redis-prefix",
-      `test:${hex()}:`,
+      `test:${uniqueHex()}:`,
       "--http-port",
       "0",
     ];
