@@ -162,12 +162,60 @@ export interface MessageRepository {
   addPending(mid: number, userIds: readonly number[]): Promise<void>;
   /** Messages delivered to the user but not yet acknowledged, oldest first. */
   pending(userId: number): Promise<StoredMessage[]>;
+  /**
+   * Makes the stored messages `mids` pending for the user (one row each, those already pending
+   * keep one), with the cap applied as in append.
+   */
+  keepPending(userId: number, mids: readonly number[]): Promise<void>;
   /** Marks messages as received by the user; mids not pending for them are ignored. */
   acknowledge(userId: number, mids: readonly number[]): Promise<void>;
   /** How many pending deliveries the cap dropped since the last call, resetting the count. */
   takeDropped(userId: number): Promise<number>;
   /** A page of a conversation, oldest first: the newest `limit` messages before `beforeMid`. */
   history(query: HistoryQuery): Promise<StoredMessage[]>;
+}
+
+/** Where a receipts session's cursor stands; `owner` names the session that holds it open. */
+export interface CursorMark {
+  userId: number;
+  owner: number;
+  /** Every message for the user up to this mid is acknowledged or pending (a row of its own). */
+  upto: number;
+}
+
+/** What opening a delivery cursor found. */
+export interface CursorOpening {
+  /** The newest mid in the log when opened (0 for an empty log). */
+  newest: number;
+  /**
+   * When the cursor was found open (the server of the session holding it stopped without
+   * closing it): the messages for the user above it, oldest first, at most the newest `limit`.
+   * Empty when it was closed or did not exist.
+   */
+  unconfirmed: StoredMessage[];
+}
+
+/**
+ * Per-user delivery cursors of receipts sessions (lib/delivery_cursor.ts explains the scheme):
+ * a message written directly to such a session gets no pending row; instead, while the session
+ * holds the user's cursor open, every message for the user above the cursor counts as not yet
+ * acknowledged. "For the user" means sent to them one-to-one, or to a group they are a member
+ * of now by someone else.
+ */
+export interface CursorRepository {
+  /**
+   * Opens the user's cursor for the session `owner`. A cursor that was closed (or did not exist)
+   * moves up to the newest mid in the log; one found open stays where it is and the messages
+   * above it are returned (see CursorOpening). Either way it is open by `owner` afterwards.
+   */
+  open(userId: number, owner: number, limit: number): Promise<CursorOpening>;
+  /**
+   * Moves each cursor up to its mark's `upto` (never down), when it is still open by the mark's
+   * owner; others are left as they are.
+   */
+  advance(marks: readonly CursorMark[]): Promise<void>;
+  /** Moves the cursor up to `upto` and closes it, when it is still open by `owner`. */
+  close(mark: CursorMark): Promise<void>;
 }
 
 /** Default most pending deliveries kept per user. */
@@ -181,6 +229,7 @@ export interface Repositories {
   readonly groups: GroupRepository;
   readonly messages: MessageRepository;
   readonly tokens: TokenRepository;
+  readonly cursors: CursorRepository;
   /** True when the backend answers a trivial query. */
   ping(): Promise<boolean>;
   close(): Promise<void>;
