@@ -130,3 +130,18 @@ CREATE TABLE IF NOT EXISTS SessionToken (
   KEY session_token_by_user (userid, lastused),
   CONSTRAINT session_token_user FOREIGN KEY (userid) REFERENCES User (id)
 ) ENGINE=InnoDB DEFAULT CHARSET=ascii COLLATE=ascii_bin;
+
+-- Delivery cursors of receipts sessions (clients that acknowledge every push): a message pushed
+-- directly to such a session gets no OfflineMessage row. Instead, while the session holds its
+-- user's cursor open (owner names the session; NULL when closed), every message for the user
+-- with a mid above upto counts as not yet acknowledged; upto moves up as acknowledgements come
+-- in. A server that stops without closing a cursor loses nothing: the next login reads the
+-- messages above upto (one-to-one ones through the index InnoDB made for message_recipient,
+-- group ones through message_by_group).
+CREATE TABLE IF NOT EXISTS DeliveryCursor (
+  userid INT NOT NULL,
+  upto BIGINT NOT NULL,
+  owner BIGINT NULL,
+  PRIMARY KEY (userid),
+  CONSTRAINT delivery_cursor_user FOREIGN KEY (userid) REFERENCES User (id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { ChatError, Errno } from "../lib/errors.ts";
 import type { NewMessage, Repositories } from "../lib/store/types.ts";
+import { cursorContract } from "./store_cursor_contract.ts";
 
 /** Registers the contract tests for one implementation. `open` gives a fresh, empty store. */
 export function storeContract(
@@ -10,12 +11,16 @@ export function storeContract(
   open: (pendingCap?: number) => Promise<Repositories>,
   ignore = false,
 ) {
-  const test = (title: string, body: (store: Repositories) => Promise<void>) =>
+  const withCap = (
+    title: string,
+    pendingCap: number | undefined,
+    body: (store: Repositories) => Promise<void>,
+  ) =>
     Deno.test({
       name: `${name} store: ${title}`,
       ignore,
       async fn() {
-        const store = await open();
+        const store = await open(pendingCap);
         try {
           await body(store);
         } finally {
@@ -23,6 +28,8 @@ export function storeContract(
         }
       },
     });
+  const test = (title: string, body: (store: Repositories) => Promise<void>) =>
+    withCap(title, undefined, body);
 
   const conflict = (error: unknown) => error instanceof ChatError && error.errno === Errno.CONFLICT;
 
@@ -463,6 +470,8 @@ export function storeContract(
   test("answers ping", async (store) => {
     assert.equal(await store.ping(), true);
   });
+
+  cursorContract(test, withCap);
 
   Deno.test({
     name: `${name} store: past the pending cap the oldest deliveries are dropped and counted`,

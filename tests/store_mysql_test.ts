@@ -30,6 +30,7 @@ const clientAvailable = available &&
   });
 const SCHEMA_TABLES = [
   "AllGroup",
+  "DeliveryCursor",
   "Friend",
   "GroupUser",
   "Mailbox",

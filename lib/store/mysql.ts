@@ -6,6 +6,7 @@ import mysql from "mysql2/promise";
 import type { Connection, Pool, PoolConnection, RowDataPacket } from "mysql2/promise";
 import { StorageError } from "../errors.ts";
 import type { ServerFeatures } from "./mysql_append.ts";
+import { mysqlCursors } from "./mysql_cursors.ts";
 import { mysqlMessages } from "./mysql_messages.ts";
 import { MYSQL_SCHEMA } from "./mysql_schema.ts";
 import { mysqlTokens } from "./mysql_tokens.ts";
@@ -77,6 +78,7 @@ export async function openMysqlStore(
     groups: groupRepository(pool),
     messages: mysqlMessages(pool, pendingCap, server),
     tokens: mysqlTokens(pool),
+    cursors: mysqlCursors(pool),
     ping: () => pool.execute("SELECT 1").then(() => true, () => false),
     close: () => closing ??= pool.end(),
   };

@@ -31,7 +31,8 @@ import {
 import { TurnQueue } from "./turn_queue.ts";
 import type { AppendResult, MessageRepository, NewMessage, StoredMessage } from "./types.ts";
 
-const COLUMNS = "mid, senderid, sendername, toid, groupid, msg, time";
+/** The columns of a Message row that make a StoredMessage (see toMessage). */
+export const MESSAGE_COLUMNS = "mid, senderid, sendername, toid, groupid, msg, time";
 
 /** Batches in flight at once (appends, acknowledgements) and the most messages in one. */
 const APPENDS_IN_FLIGHT = 2;
@@ -102,7 +103,7 @@ export function mysqlMessages(
       if (!duplicateKey || message.key === null) throw error;
       const [earlier] = await select(
         pool,
-        `SELECT ${COLUMNS} FROM Message WHERE senderid = ? AND clientkey = ?`,
+        `SELECT ${MESSAGE_COLUMNS} FROM Message WHERE senderid = ? AND clientkey = ?`,
         [message.senderId, message.key],
       );
       if (!earlier) throw error;
@@ -151,6 +152,17 @@ export function mysqlMessages(
         );
         return rows.map(toMessage);
       }),
+    keepPending: (userId, mids) =>
+      mids.length === 0
+        ? Promise.resolve()
+        : run(() =>
+          inTransaction(pool, (connection) =>
+            addDeliveries(
+              connection,
+              [...new Set(mids)].map((mid): [number, number] => [userId, mid]),
+              writing,
+            ))
+        ),
     acknowledge: (userId, mids) =>
       mids.length === 0
         ? Promise.resolve()
@@ -178,17 +190,17 @@ export function mysqlMessages(
         const rows = groupId !== null
           ? await select(
             pool,
-            `SELECT ${COLUMNS} FROM Message WHERE groupid = ? AND mid < ?
+            `SELECT ${MESSAGE_COLUMNS} FROM Message WHERE groupid = ? AND mid < ?
              ORDER BY mid DESC LIMIT ?`,
             [groupId, before, rowCount(limit)],
           )
           // Two index ranges (one per direction) merged, rather than an OR no index serves.
           : await select(
             pool,
-            `(SELECT ${COLUMNS} FROM Message WHERE senderid = ? AND toid = ? AND mid < ?
+            `(SELECT ${MESSAGE_COLUMNS} FROM Message WHERE senderid = ? AND toid = ? AND mid < ?
               ORDER BY mid DESC LIMIT ?)
              UNION ALL
-             (SELECT ${COLUMNS} FROM Message WHERE senderid = ? AND toid = ? AND mid < ?
+             (SELECT ${MESSAGE_COLUMNS} FROM Message WHERE senderid = ? AND toid = ? AND mid < ?
               ORDER BY mid DESC LIMIT ?)
              ORDER BY mid DESC LIMIT ?`,
             [
@@ -208,7 +220,7 @@ export function mysqlMessages(
   };
 }
 
-function toMessage(row: RowDataPacket): StoredMessage {
+export function toMessage(row: RowDataPacket): StoredMessage {
   return {
     mid: Number(row.mid),
     senderId: Number(row.senderid),

@@ -5,10 +5,10 @@ import mysql from "mysql2/promise";
 import type { Pool, PoolConnection, ResultSetHeader, RowDataPacket } from "mysql2/promise";
 import { ChatError, Errno, StorageError } from "../errors.ts";
 
-/** A count bound to `LIMIT ?`: an integer sent as such (see rowCount). */
-export type RowCount = ReturnType<typeof mysql.TypedParameter.LONGLONG>;
+/** An integer sent as such, a BIGINT (see rowCount and bigInteger). */
+export type BoundInteger = ReturnType<typeof mysql.TypedParameter.LONGLONG>;
 
-export type SqlValue = string | number | null | RowCount;
+export type SqlValue = string | number | null | BoundInteger;
 export type Queryable = Pool | PoolConnection;
 
 export const ER_DUP_ENTRY = 1062;
@@ -30,11 +30,23 @@ const ROW_STEP = 8;
  * MariaDB lets it pass); this one goes as a BIGINT. Anything but a non-negative safe integer is
  * a RangeError, never sent.
  */
-export function rowCount(count: number): RowCount {
+export function rowCount(count: number): BoundInteger {
   if (!Number.isSafeInteger(count) || count < 0) {
     throw new RangeError(`Cannot use ${count} as a row count: expected a non-negative integer`);
   }
   return mysql.TypedParameter.LONGLONG(count);
+}
+
+/**
+ * An integer compared with or stored in a BIGINT column (a mid, a cursor's owner), bound as a
+ * BIGINT rather than the DOUBLE mysql2 makes of a number. Anything but a safe integer is a
+ * RangeError, never sent.
+ */
+export function bigInteger(value: number): BoundInteger {
+  if (!Number.isSafeInteger(value)) {
+    throw new RangeError(`Cannot use ${value} as an integer: expected a safe integer`);
+  }
+  return mysql.TypedParameter.LONGLONG(value);
 }
 
 export async function select(

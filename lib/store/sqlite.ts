@@ -5,12 +5,14 @@ import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StorageError } from "../errors.ts";
 import type { GroupRole } from "../protocol.ts";
 import { Checkpointer } from "./checkpointer.ts";
+import { CURSOR_SCHEMA, sqliteCursors } from "./sqlite_cursors.ts";
 import { MemberCache } from "./member_cache.ts";
 import { HISTORY_SCHEMA, migrateToHistoryChain, migrateToHistoryMarks } from "./sqlite_history.ts";
 import { sqliteMessages } from "./sqlite_messages.ts";
 import { messageOf, type Row, run, TurnBatch } from "./sqlite_support.ts";
 import { sqliteTokens, TOKEN_SCHEMA } from "./sqlite_tokens.ts";
 import {
+  type CursorRepository,
   DEFAULT_PENDING_CAP,
   type FriendRepository,
   type GroupMemberRecord,
@@ -98,6 +100,7 @@ export function openSqliteStore(
     db.exec(SCHEMA);
     db.exec(HISTORY_SCHEMA);
     db.exec(TOKEN_SCHEMA);
+    db.exec(CURSOR_SCHEMA);
     migrateToHistoryChain(db);
     migrateToHistoryMarks(db);
     if (db.prepare("PRAGMA journal_mode").get()?.journal_mode === "wal") {
@@ -122,6 +125,7 @@ class SqliteStore implements Repositories {
   readonly groups: GroupRepository;
   readonly messages: MessageRepository;
   readonly tokens: TokenRepository;
+  readonly cursors: CursorRepository;
   readonly #db: DatabaseSync;
   readonly #statements = new Map<string, StatementSync>();
   readonly #checkpointer: Checkpointer | null;
@@ -276,6 +280,7 @@ class SqliteStore implements Repositories {
     const batch = new TurnBatch((text) => void sql(text).run());
     this.messages = sqliteMessages(sql, tx, batch, pendingCap);
     this.tokens = sqliteTokens(sql, tx);
+    this.cursors = sqliteCursors(sql, tx, batch);
   }
 
   ping(): Promise<boolean> {

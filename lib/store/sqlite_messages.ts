@@ -127,6 +127,19 @@ export function sqliteMessages(
            WHERE p.user_id = ? ORDER BY p.mid`,
         ).all(userId).map(toMessage)
       ),
+    keepPending: (userId, mids) =>
+      mids.length === 0 ? Promise.resolve() : runBatched(batch, () => {
+        const { changes } = sql(
+          `INSERT OR IGNORE INTO pending_deliveries (user_id, mid)
+           SELECT ?, value FROM json_each(?)`,
+        ).run(userId, JSON.stringify(mids));
+        const { pending } = sql(
+          `INSERT INTO mailboxes (user_id, pending) VALUES (?, ?)
+           ON CONFLICT (user_id) DO UPDATE SET pending = pending + excluded.pending
+           RETURNING pending`,
+        ).get(userId, changes) as Row;
+        if (Number(pending) > pendingCap) enforceCap(userId);
+      }),
     acknowledge: (userId, mids) =>
       mids.length === 0 ? Promise.resolve() : runBatched(batch, () => {
         if (mids.length === 1) {

@@ -134,6 +134,7 @@ export async function openDroppingMysqlStore(
     groups: store.groups,
     messages: store.messages,
     tokens: store.tokens,
+    cursors: store.cursors,
     ping: () => store.ping(),
     close: async () => {
       await store.close();
