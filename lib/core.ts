@@ -238,6 +238,7 @@ export class ChatCore {
     clearTimeout(timer);
     for (const connection of this.#connections) connection.close("server shutting down");
     await Promise.allSettled(this.#serving);
+    await this.deps.delivery.stop();
     const { presence, bus, store } = this.#options;
     await bus.close();
     await presence.close();

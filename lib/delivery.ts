@@ -5,9 +5,11 @@
 // way (lib/pending_delivery.ts). It resolves once every recipient has the message written to
 // their connection or pending, which is what an errno 0 ACK promises. Besides, what another
 // server publishes to this one comes in here (`receive`), and a login holds live pushes until
-// its backlog is out (`hold`, `release`: lib/login_holds.ts).
+// its backlog is out (`hold`, `release`: lib/login_holds.ts), and receipts sessions hold their
+// delivery cursors (`openCursor`, `confirm`, `closeCursor`: lib/delivery_cursor.ts).
 
 import type { Bus, ChatBusMessage, Presence } from "./cluster/types.ts";
+import { DeliveryCursors } from "./delivery_cursor.ts";
 import { DirectDelivery, type Routes } from "./direct.ts";
 import type { LogThrottle } from "./log_throttle.ts";
 import { LoginHolds } from "./login_holds.ts";
@@ -23,7 +25,7 @@ export interface DeliveryDeps {
   sessions: SessionRegistry;
   presence: Presence;
   bus: Bus;
-  store: Pick<Repositories, "messages" | "groups">;
+  store: Pick<Repositories, "messages" | "groups" | "cursors">;
   /** Where backend failures are logged, thinned out (one line per kind per interval). */
   warnings: LogThrottle;
   metrics?: ServerMetrics;
@@ -40,10 +42,17 @@ export class Delivery {
   readonly #holds = new LoginHolds();
   readonly #direct: DirectDelivery;
   readonly #pending: PendingDelivery;
+  readonly #cursors: DeliveryCursors;
 
   constructor(deps: DeliveryDeps) {
     this.#deps = deps;
     const { sessions, presence, bus, warnings, metrics } = deps;
+    this.#cursors = new DeliveryCursors({
+      cursors: deps.store.cursors,
+      messages: deps.store.messages,
+      warnings,
+      metrics,
+    });
     this.#pending = new PendingDelivery({
       sessions,
       presence,
@@ -58,6 +67,7 @@ export class Delivery {
       presence,
       bus,
       holds: this.#holds,
+      cursors: this.#cursors,
       warnings,
       metrics,
       writeMs: deps.directWriteMs,
@@ -129,6 +139,30 @@ export class Delivery {
     const held = this.#holds.release(userId, session);
     if (held.length === 0 || this.#deps.sessions.get(userId) !== session) return;
     for (const push of held) if (!sent.has(push.mid)) this.#pending.sendLocally([userId], push);
+  }
+
+  /**
+   * Opens the delivery cursor of a receipts session logging in (lib/delivery_cursor.ts): returns
+   * what an earlier session took directly and may not have confirmed, for its backlog. Throws
+   * what the store throws.
+   */
+  openCursor(userId: number, session: Session, pending: ReadonlySet<number>) {
+    return this.#cursors.open(userId, session, pending);
+  }
+
+  /** Takes a receipts session's acknowledgements; returns the mids that are pending rows. */
+  confirm(session: Session, mids: readonly number[]): number[] {
+    return this.#cursors.confirm(session, mids);
+  }
+
+  /** Ends a receipts session's cursor: what it did not confirm is made pending. Never throws. */
+  closeCursor(session: Session): Promise<void> {
+    return this.#cursors.close(session);
+  }
+
+  /** Stops the cursors' timer after sending the store where they stand. Never throws. */
+  stop(): Promise<void> {
+    return this.#cursors.flush();
   }
 
   /** The recipients remembered as not routed since the last call, forgotten now. */

@@ -1,15 +1,18 @@
-// Direct delivery of chat messages. A recipient logged in without receipts (protocol v1) whose
-// connection is keeping up takes the push straight away: it is written to their connection
-// before the sender's ACK and the message is never made pending for them, since v1 counts a
-// written push as delivered. `route` decides per recipient, before the message is stored,
-// whether that is worth trying: a session here that can take it now (lib/direct_writer.ts), a
-// user online on another server (whose server writes and reports back, lib/direct_remote.ts),
-// or neither (the message is stored pending for them; so is a user another server reported,
-// less than 2 s ago, as not taking pushes directly: a receipts client, say). `send` says, after the store, who took
-// the push, who missed it and whose write is still under way; lib/delivery.ts makes the message
-// pending for the last two before the ACK, so an errno 0 ACK means no recipient can miss it.
+// Direct delivery of chat messages. A recipient whose connection is keeping up takes the push
+// straight away and the message is never made pending for them: a v1 session (no receipts) has
+// it written before the sender's ACK, since v1 counts a written push as delivered; a receipts
+// session has it counted on its delivery cursor (lib/delivery_cursor.ts), which makes it pending
+// later only if the client never confirms it. `route` decides per recipient, before the message
+// is stored, whether that is worth trying: a session here that can take it now
+// (lib/direct_writer.ts), a user online on another server (whose server writes and reports back,
+// lib/direct_remote.ts), or neither (the message is stored pending for them; so is a user another
+// server reported, less than 2 s ago, as not taking pushes directly: one far behind, say). `send`
+// says, after the store, who took the push, who missed it and whose write is still under way;
+// lib/delivery.ts makes the message pending for the last two before the ACK, so an errno 0 ACK
+// means no recipient can miss it.
 
 import type { DirectReport, Presence } from "./cluster/types.ts";
+import type { DeliveryCursors } from "./delivery_cursor.ts";
 import { DirectRemote, type ReportedEnvelope } from "./direct_remote.ts";
 import { DirectWriter } from "./direct_writer.ts";
 import { LocationCache } from "./location_cache.ts";
@@ -44,6 +47,7 @@ export interface DirectDeps {
   presence: Presence;
   bus: Bus;
   holds: LoginHolds;
+  cursors: DeliveryCursors;
   warnings: LogThrottle;
   metrics?: ServerMetrics;
   /** How long a write here may take before its session is late (DIRECT_WRITE_MS). */
@@ -63,8 +67,8 @@ export class DirectDelivery {
   readonly #deps: DirectDeps;
   readonly #locations: LocationCache;
   /**
-   * Users another server reported as there but not taking pushes directly (receipts clients,
-   * above all), remembered as long as a location: they are routed the pending way meanwhile.
+   * Users another server reported as there but not taking pushes directly (far behind on their
+   * writes, say), remembered as long as a location: they are routed the pending way meanwhile.
    */
   readonly #declining: LocationCache;
   readonly #writer: DirectWriter;
@@ -74,7 +78,7 @@ export class DirectDelivery {
     this.#deps = deps;
     this.#locations = deps.locations ?? new LocationCache();
     this.#declining = new LocationCache();
-    this.#writer = new DirectWriter(deps.holds, {
+    this.#writer = new DirectWriter(deps.holds, deps.cursors, {
       writeMs: deps.writeMs,
       remoteWriteMs: deps.reportMs === undefined ? undefined : deps.reportMs / 2,
       timers: deps.timers,

@@ -1,11 +1,14 @@
 // The write half of direct delivery on one server: which sessions here may take a push
-// directly, and writing it to them with a short wait for the writes. A session may if it is a
-// v1 session (no receipts), not logging in, not behind on its writes, and not late: once a
+// directly, and writing it to them with a short wait for the writes. A session may if it is not
+// logging in, not behind on its writes, and not late; a receipts session also needs room on its
+// delivery cursor (lib/delivery_cursor.ts), and takes a push as soon as the cursor counts it, so
+// its sender never waits for the write. Once a
 // direct write to it has missed the deadline, it is late until that write settles, and no push
 // waits on it meanwhile (they go the pending way). So a recipient that stops reading costs one
 // sender one wait of at most the deadline (50 ms; 500 ms when another server's sender asked),
 // and every later sender nothing: their ACKs never depend on how fast the recipient reads.
 
+import type { DeliveryCursors } from "./delivery_cursor.ts";
 import type { LoginHolds } from "./login_holds.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { ChatPush } from "./protocol.ts";
@@ -45,6 +48,7 @@ export type WriteFor = "local" | "remote";
 
 export class DirectWriter {
   readonly #holds: LoginHolds;
+  readonly #cursors: DeliveryCursors;
   readonly #metrics: ServerMetrics | undefined;
   readonly #deadlines: Record<WriteFor, SharedDeadline>;
   /** Sessions with a direct write that missed its deadline and has not settled yet. */
@@ -52,6 +56,7 @@ export class DirectWriter {
 
   constructor(
     holds: LoginHolds,
+    cursors: DeliveryCursors,
     options: {
       writeMs?: number;
       remoteWriteMs?: number;
@@ -60,6 +65,7 @@ export class DirectWriter {
     } = {},
   ) {
     this.#holds = holds;
+    this.#cursors = cursors;
     this.#metrics = options.metrics;
     const timers = options.timers ?? SYSTEM_TIMERS;
     this.#deadlines = {
@@ -70,8 +76,8 @@ export class DirectWriter {
 
   /** Whether `session` of `userId` may take a push directly now (see the header). */
   takes(userId: number, session: Session): boolean {
-    return !session.receipts && !this.#late.has(session) && !this.#holds.isLoggingIn(userId) &&
-      session.unwrittenBytes <= DIRECT_BACKLOG_BYTES;
+    return (!session.receipts || this.#cursors.takes(session)) && !this.#late.has(session) &&
+      !this.#holds.isLoggingIn(userId) && session.unwrittenBytes <= DIRECT_BACKLOG_BYTES;
   }
 
   /**
@@ -90,9 +96,17 @@ export class DirectWriter {
     const shared = new SharedFrame(push);
     const { promise: settled, resolve } = Promise.withResolvers<void>();
     for (const [userId, session] of sessions) {
-      session.sendShared(shared);
-      this.#metrics?.frameOut(push);
-      this.#metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
+      if (session.receipts) {
+        // Counted on the cursor before it is written: taken, whatever the write does.
+        if (this.#cursors.accept(session, push.mid)) {
+          this.#send(session, shared, push);
+          taken.push(userId);
+        } else {
+          failed.push(userId);
+        }
+        continue;
+      }
+      this.#send(session, shared, push);
       const write = session.written();
       late.set(userId, write);
       write.then((written) => {
@@ -102,6 +116,7 @@ export class DirectWriter {
         if (late.size === 0) resolve();
       });
     }
+    if (late.size === 0) return { taken, failed, late };
     const deadline = this.#deadlines[writeFor].start();
     await Promise.race([settled, deadline.expired]);
     deadline.done();
@@ -109,5 +124,11 @@ export class DirectWriter {
     for (const userId of late.keys()) this.#late.add(sessions.get(userId)!);
     // Freeze the outcome: what settles from now on is late.
     return { taken: [...taken], failed: [...failed], late: new Map(late) };
+  }
+
+  #send(session: Session, shared: SharedFrame, push: ChatPush): void {
+    session.sendShared(shared);
+    this.#metrics?.frameOut(push);
+    this.#metrics?.delivered((Date.now() - Date.parse(push.time)) / 1000);
   }
 }

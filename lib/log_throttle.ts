@@ -7,7 +7,7 @@
 // injected timers, so tests decide when an interval ends.
 
 import type { LogFields, Logger } from "./log.ts";
-import type { Timers } from "./shared_deadline.ts";
+import { type Timers, UNREF_TIMERS } from "./shared_deadline.ts";
 
 /** Default interval between the lines of one kind: 10 s. */
 export const LOG_THROTTLE_INTERVAL_MS = 10_000;
@@ -15,16 +15,6 @@ export const LOG_THROTTLE_INTERVAL_MS = 10_000;
 export const LOG_THROTTLE_MAX_KINDS = 100;
 /** The kind that warnings beyond the cap of kinds are counted in. */
 const OTHER_KINDS = "\0other";
-
-/** setTimeout and clearTimeout that do not keep the process alive (a summary is not worth it). */
-export const UNREF_TIMERS: Timers = {
-  setTimeout: (callback, ms) => {
-    const id = setTimeout(callback, ms);
-    Deno.unrefTimer(id);
-    return id;
-  },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
-};
 
 export interface LogThrottleOptions {
   /** How long after a line of a kind the next one may come, ms; LOG_THROTTLE_INTERVAL_MS. */

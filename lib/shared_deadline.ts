@@ -14,6 +14,16 @@ export const SYSTEM_TIMERS: Timers = {
   clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
+/** setTimeout and clearTimeout that do not keep the process alive (a summary is not worth it). */
+export const UNREF_TIMERS: Timers = {
+  setTimeout: (callback, ms) => {
+    const id = setTimeout(callback, ms);
+    Deno.unrefTimer(id);
+    return id;
+  },
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
 /** One wait: `expired` resolves when its time is up; `done` says it no longer waits. */
 export interface Deadline {
   expired: Promise<void>;

@@ -77,7 +77,7 @@ export const login: Handler = async (session, request, deps) => {
     session.tokenHash = token.hash;
     const [, view] = await Promise.all([
       deps.roster.takeEpoch(user.id, session),
-      loginView(user.id, deps),
+      loginView(user.id, receipts ? session : null, deps),
     ]);
     const friends = await deps.roster.online(user.id, session, view.friends, view.located);
     deps.metrics?.pendingDropped(view.offline.dropped);
@@ -178,6 +178,8 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
   deps.sessions.remove(user.id, session);
   deps.delivery.release(user.id, session, new Set());
   deps.roster.offline(user.id, session);
+  // Before presence is released, so that the user's next login finds the cursor closed.
+  await deps.delivery.closeCursor(session);
   try {
     await deps.presence.release(user.id);
   } catch (error) {

@@ -22,7 +22,9 @@ export const receipt: Handler = async (session, request, deps) => {
       `bad request: 'mids' must be a list of 1 to ${Limits.receiptMids} message ids`,
     );
   }
-  await deps.store.messages.acknowledge(user.id, mids);
+  // Pushes taken on the delivery cursor are confirmed in memory; the rest are pending rows.
+  const pending = deps.delivery.confirm(session, mids);
+  if (pending.length > 0) await deps.store.messages.acknowledge(user.id, pending);
   return {};
 };
 
