@@ -37,7 +37,7 @@ export interface PairsCommand {
   op: "pairs";
   pairs: PairSpec[];
   acked: boolean;
-  /** Each push is acknowledged with a RECEIPT request (clients logged in with receipts). */
+  /** Pushes are acknowledged with RECEIPTs, batched as the project's client does (receipts on). */
   receipts: boolean;
   /**
    * Paced: a pair's messages are due `intervalMs` apart, each sent when due or, if later, when

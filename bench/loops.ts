@@ -5,6 +5,7 @@
 // wait until their next message is due, and count its latency from then: a server that cannot
 // keep up with the offered rate shows it as a growing delay, not as a lower rate alone.
 
+import { Inbox } from "../lib/client/inbox.ts";
 import type { Frame } from "../lib/protocol.ts";
 import type {
   FanoutCommand,
@@ -103,18 +104,24 @@ export function runPairs(clients: Clients, command: PairsCommand, phase: Phase):
       if (wait > 0) setTimeout(() => sendNow(from, frame), wait);
       else sendNow(from, frame);
     };
-    const receive = (self: LoadClient, reply: Frame) => (push: Frame) => {
-      const received = readStamp(push);
-      if (received?.seq !== seq) {
-        phase.fail(`pair got ${JSON.stringify(push.msg)}, expected message ${seq}`);
-        return;
-      }
-      phase.complete(performance.now() - received.sentAt);
-      if (command.receipts) {
-        phase.expectOk(self.request({ msgid: 13, mids: [push.mid] }), "receipt");
-      }
-      if (intervalMs !== null) due += intervalMs;
-      send(self, reply);
+    // Receipts are batched by the project's own client code (20 ms, up to 1000 mids each).
+    const inboxOf = (self: LoadClient) =>
+      new Inbox((mids) => {
+        if (phase.running) phase.expectOk(self.request({ msgid: 13, mids }), "receipt");
+      });
+    const receive = (self: LoadClient, reply: Frame) => {
+      const inbox = command.receipts ? inboxOf(self) : null;
+      return (push: Frame) => {
+        const received = readStamp(push);
+        if (received?.seq !== seq) {
+          phase.fail(`pair got ${JSON.stringify(push.msg)}, expected message ${seq}`);
+          return;
+        }
+        phase.complete(performance.now() - received.sentAt);
+        inbox?.receive(Number(push.mid));
+        if (intervalMs !== null) due += intervalMs;
+        send(self, reply);
+      };
     };
     a.onPush = receive(a, pair.aToB);
     b.onPush = receive(b, pair.bToA);

@@ -90,15 +90,21 @@ export class DeliveryCursors {
     for (const message of opening.unconfirmed) {
       if (!pending.has(message.mid)) unconfirmed.add(message.mid);
     }
-    const stored = opening.unconfirmed.length === 0 ? opening.newest : -1;
-    this.#bySession.set(session, {
+    // Read back: the store's cursor is below them, to be moved once they are confirmed.
+    const readBack = opening.unconfirmed.length > 0;
+    const cursor: Cursor = {
       session,
       userId,
       owner,
       highest: opening.newest,
       unconfirmed,
-      stored,
-    });
+      stored: readBack ? -1 : opening.newest,
+    };
+    this.#bySession.set(session, cursor);
+    if (readBack) {
+      this.#moved.add(cursor);
+      this.#scheduleFlush();
+    }
     return opening.unconfirmed;
   }
 
