@@ -227,6 +227,50 @@ Deno.test("server e2e: after SIGKILL every acknowledged message is still there",
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("server e2e: pushes a receipts client took directly and never acknowledged survive SIGKILL", async () => {
+  const { dir, db, server: first, alice, bobId } = await aliceAndBobOnFile();
+  let server = first;
+  const bob = await WireClient.connect(server.port);
+  assert.equal(
+    (await bob.request({ msgid: 1, id: bobId, password: "pw", receipts: true })).errno,
+    0,
+  );
+  const count = 300;
+  const acks = await Promise.all(
+    Array.from({ length: count }, (_, k) => alice.request({ msgid: 6, toid: bobId, msg: `m${k}` })),
+  );
+  assert.deepEqual(acks.filter((ack) => ack.errno !== 0), []);
+  await bob.until(() => bob.pushes.length === count, "every push, live");
+  // Bob confirms the first half; the second half is only on his delivery cursor, in memory.
+  const mids = bob.pushes.map((push) => push.mid as number);
+  assert.equal(
+    (await bob.request({ msgid: 13, mids: mids.slice(0, count / 2) })).errno,
+    0,
+  );
+  assert.equal((await server.stop("SIGKILL")).signal, "SIGKILL");
+  await Promise.all([alice.closed, bob.closed]);
+
+  server = await startServer(db);
+  const again = await WireClient.connect(server.port);
+  const join = await again.request({ msgid: 1, id: bobId, password: "pw", receipts: true });
+  assert.equal(join.errno, 0);
+  const offline = join.offlinemsg as { mid: number; msg: string }[];
+  const total = offline.length + (join.offlinemore as number);
+  await again.until(() => offline.length + again.pushes.length === total, "the whole backlog");
+  const back = [...offline, ...again.pushes];
+  const unconfirmed = Array.from({ length: count / 2 }, (_, k) => `m${count / 2 + k}`);
+  const texts = back.map((m) => m.msg);
+  assert.deepEqual(
+    texts.slice(-unconfirmed.length),
+    unconfirmed,
+    "every unconfirmed one, in order",
+  );
+  assert.deepEqual(back.map((m) => m.mid), [...back.map((m) => m.mid)].sort((a, b) => a - b));
+  again.close();
+  assert.equal((await server.stop("SIGINT")).code, 0);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("server e2e: many clients at once", async () => {
   await withServer(async (port) => {
     const count = 60;
