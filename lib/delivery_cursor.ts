@@ -16,22 +16,23 @@ import type { LogThrottle } from "./log_throttle.ts";
 import type { ServerMetrics } from "./metrics.ts";
 import type { Session } from "./session.ts";
 import { type Timers, UNREF_TIMERS } from "./shared_deadline.ts";
-import type {
-  CursorMark,
-  CursorRepository,
-  MessageRepository,
-  StoredMessage,
+import {
+  type CursorMark,
+  type CursorRepository,
+  DEFAULT_PENDING_CAP,
+  type MessageRepository,
+  type StoredMessage,
 } from "./store/types.ts";
 
 /** Most pushes a session may have unacknowledged on the direct path; beyond, they go pending. */
 export const UNCONFIRMED_CAP = 1000;
 
 /**
- * Most messages a login reads back from above a cursor left open: a session's unconfirmed pushes
- * (at most UNCONFIRMED_CAP) and what it confirmed in its last flush interval, with room to spare.
- * Read oldest first, so those are the ones read: anything newer was stored pending anyway.
+ * Most messages a login reads back from above a cursor left open, the newest: as many as the
+ * default pending cap keeps. Older ones are those a pending row would have lost to the cap too,
+ * since everything that came after the crash is pending.
  */
-export const READ_BACK_LIMIT = 5 * UNCONFIRMED_CAP;
+export const READ_BACK_LIMIT = DEFAULT_PENDING_CAP;
 
 /** How long an acknowledgement may wait before the cursor moves in the store, ms. */
 export const CURSOR_FLUSH_MS = 1000;

@@ -189,8 +189,7 @@ export interface CursorOpening {
   newest: number;
   /**
    * When the cursor was found open (the server of the session holding it stopped without
-   * closing it): the messages for the user above it, oldest first, at most the oldest `limit`
-   * (those are the ones that may have no pending row).
+   * closing it): the messages for the user above it, oldest first, at most the newest `limit`.
    * Empty when it was closed or did not exist.
    */
   unconfirmed: StoredMessage[];
