@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
+import type { Frame } from "../lib/protocol.ts";
 import type { Timers } from "../lib/shared_deadline.ts";
 import { type Backend, backendMatrix, matrixTest } from "./support/backends.ts";
 import { type RecordingSession, settle, TestCluster } from "./support/harness.ts";
@@ -23,13 +24,13 @@ function deliveryTest(
 const msgs = (frames: unknown) => (frames as { msg: string }[]).map((f) => f.msg);
 
 /** Alice on node-a and Bob on `bobNode`, registered and logged in without receipts. */
-async function loggedInPair(c: TestCluster, bobNode = "node-a") {
+async function loggedInPair(c: TestCluster, bobNode = "node-a", bobLogin: Frame = {}) {
   const alice = await c.client();
   const bob = await c.client(bobNode);
   const aliceId = await alice.register("alice");
   const bobId = await bob.register("bob");
   await alice.login(aliceId);
-  await bob.login(bobId);
+  await bob.login(bobId, "pw", bobLogin);
   return { alice, bob, aliceId, bobId };
 }
 
@@ -526,34 +527,54 @@ deliveryTest(
   },
 );
 
+/** Node-a, counting the envelopes it publishes asking for a report (direct tries). */
+async function countingDirectTries(c: TestCluster): Promise<{ tries: number }> {
+  const counter = { tries: 0 };
+  await c.node("node-a", {
+    bus: (inner) => ({
+      ...inner,
+      subscribe: (nodeId, handler) => inner.subscribe(nodeId, handler),
+      publish: (nodeId, message) => {
+        if ("reply" in message && message.reply) counter.tries++;
+        return inner.publish(nodeId, message);
+      },
+      close: () => inner.close(),
+    }),
+  });
+  return counter;
+}
+
 deliveryTest(
-  "a receipts recipient on another node is asked directly once, then routed the pending way",
+  "a receipts recipient on another node takes pushes directly on its cursor: pending only if never confirmed",
   async (c) => {
-    /** Envelopes node-a publishes asking for a report (a direct try). */
-    let directTries = 0;
-    await c.node("node-a", {
-      bus: (inner) => ({
-        ...inner,
-        subscribe: (nodeId, handler) => inner.subscribe(nodeId, handler),
-        publish: (nodeId, message) => {
-          if ("reply" in message && message.reply) directTries++;
-          return inner.publish(nodeId, message);
-        },
-        close: () => inner.close(),
-      }),
-    });
-    const alice = await c.client();
-    const bob = await c.client("node-b");
-    const aliceId = await alice.register("alice");
-    const bobId = await bob.register("bob");
-    await alice.login(aliceId);
-    await bob.login(bobId, "pw", { receipts: true });
+    const direct = await countingDirectTries(c);
+    const { alice, bob, bobId } = await loggedInPair(c, "node-b", { receipts: true });
+    for (const msg of ["one", "two", "three"]) {
+      assert.equal((await alice.request({ msgid: 6, toid: bobId, msg })).errno, 0);
+    }
+    await until(() => bob.session.received.length >= 3, "bob gets every push");
+    const pushes = bob.pushes();
+    assert.deepEqual(msgs(pushes), ["one", "two", "three"]);
+    assert.equal(direct.tries, 3, "every message went the direct way");
+    assert.deepEqual(await c.store.messages.pending(bobId), [], "no pending row");
+    const [one, two] = pushes.map((push) => push.mid);
+    assert.equal((await bob.request({ msgid: 13, mids: [one, two] })).errno, 0);
+    assert.equal((await bob.request({ msgid: 3 })).errno, 0, "logout");
+    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["three"], "never confirmed");
+  },
+);
+
+deliveryTest(
+  "a recipient on another node behind on its writes is asked directly once, then routed the pending way",
+  async (c) => {
+    const direct = await countingDirectTries(c);
+    const { alice, bob, bobId } = await loggedInPair(c, "node-b");
+    bob.session.unwrittenBytes = 1024 * 1024;
     for (const msg of ["one", "two", "three"]) {
       assert.equal((await alice.request({ msgid: 6, toid: bobId, msg })).errno, 0);
     }
     await until(() => bob.session.received.length >= 3, "bob gets every push");
     assert.deepEqual(msgs(bob.pushes()), ["one", "two", "three"]);
-    assert.equal(directTries, 1, "node-b declined once; node-a remembers");
-    assert.deepEqual(msgs(await c.store.messages.pending(bobId)), ["one", "two", "three"]);
+    assert.equal(direct.tries, 1, "node-b declined once; node-a remembers");
   },
 );
