@@ -143,11 +143,11 @@ export class Delivery {
 
   /**
    * Opens the delivery cursor of a receipts session logging in (lib/delivery_cursor.ts): returns
-   * what an earlier session took directly and may not have confirmed, for its backlog. Throws
-   * what the store throws.
+   * what an earlier session took directly and may not have confirmed, for its backlog. Read the
+   * pending rows after it. Throws what the store throws.
    */
-  openCursor(userId: number, session: Session, pending: ReadonlySet<number>) {
-    return this.#cursors.open(userId, session, pending);
+  openCursor(userId: number, session: Session): Promise<StoredMessage[]> {
+    return this.#cursors.open(userId, session);
   }
 
   /** Takes a receipts session's acknowledgements; returns the mids that are pending rows. */

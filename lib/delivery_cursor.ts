@@ -45,8 +45,10 @@ interface Cursor {
   owner: number;
   /** The highest mid the session took (or the log's newest at login): it takes only above. */
   highest: number;
-  /** Mids taken directly and not acknowledged yet, in increasing order. */
+  /** Mids taken directly (or read back) and not acknowledged yet, in increasing order. */
   unconfirmed: Set<number>;
+  /** Those read back at login: they may be pending rows too, removed when confirmed. */
+  readBack: Set<number>;
   /** The `upto` the store has (or is being sent). */
   stored: number;
 }
@@ -77,32 +79,27 @@ export class DeliveryCursors {
 
   /**
    * Opens the user's cursor for a receipts session logging in. Returns the messages a session
-   * before it took directly and never confirmed (its server stopped), for the backlog; those not
-   * among `pending` are awaited as acknowledgements on this session. Throws what the store throws.
+   * before it may have taken directly and not had confirmed (its server stopped, or its end is
+   * still being stored), for the backlog; they are awaited as acknowledgements on this session.
+   * Read the user's pending rows after this: what an earlier session's end makes pending is
+   * then either among them or read back here. Throws what the store throws.
    */
-  async open(
-    userId: number,
-    session: Session,
-    pending: ReadonlySet<number>,
-  ): Promise<StoredMessage[]> {
+  async open(userId: number, session: Session): Promise<StoredMessage[]> {
     const owner = randomOwner();
     const opening = await this.#deps.cursors.open(userId, owner, READ_BACK_LIMIT);
-    const unconfirmed = new Set<number>();
-    for (const message of opening.unconfirmed) {
-      if (!pending.has(message.mid)) unconfirmed.add(message.mid);
-    }
-    // Read back: the store's cursor is below them, to be moved once they are confirmed.
-    const readBack = opening.unconfirmed.length > 0;
+    const readBack = new Set(opening.unconfirmed.map(({ mid }) => mid));
     const cursor: Cursor = {
       session,
       userId,
       owner,
       highest: opening.newest,
-      unconfirmed,
-      stored: readBack ? -1 : opening.newest,
+      unconfirmed: new Set(readBack),
+      readBack,
+      // The store's cursor is below what was read back, to be moved once that is confirmed.
+      stored: readBack.size > 0 ? -1 : opening.newest,
     };
     this.#bySession.set(session, cursor);
-    if (readBack) {
+    if (readBack.size > 0) {
       this.#moved.add(cursor);
       this.#scheduleFlush();
     }
@@ -130,8 +127,8 @@ export class DeliveryCursors {
   }
 
   /**
-   * Takes the session's acknowledgements: returns the mids that were not taken directly (they
-   * are pending rows, for the store to remove).
+   * Takes the session's acknowledgements: returns the mids that may be pending rows (not taken
+   * directly, or read back), for the store to remove.
    */
   confirm(session: Session, mids: readonly number[]): number[] {
     const cursor = this.#bySession.get(session);
@@ -139,8 +136,11 @@ export class DeliveryCursors {
     const rest: number[] = [];
     let confirmed = false;
     for (const mid of mids) {
-      if (cursor.unconfirmed.delete(mid)) confirmed = true;
-      else rest.push(mid);
+      if (!cursor.unconfirmed.delete(mid)) rest.push(mid);
+      else {
+        confirmed = true;
+        if (cursor.readBack.delete(mid)) rest.push(mid);
+      }
     }
     if (confirmed) this.#moved.add(cursor);
     this.#scheduleFlush();

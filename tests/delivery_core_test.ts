@@ -4,9 +4,9 @@
 import assert from "node:assert/strict";
 import { BACKLOG_BATCH } from "../lib/handlers/backlog.ts";
 import type { Frame } from "../lib/protocol.ts";
-import type { Timers } from "../lib/shared_deadline.ts";
 import { type Backend, backendMatrix, matrixTest } from "./support/backends.ts";
-import { type RecordingSession, settle, TestCluster } from "./support/harness.ts";
+import { ManualTimers } from "./support/manual_timers.ts";
+import { type RecordingSession, settle, TestCluster, until } from "./support/harness.ts";
 
 const matrix = await backendMatrix();
 
@@ -42,42 +42,6 @@ function holdWrites(session: RecordingSession): (written: boolean) => void {
     session.writes = () => Promise.resolve(written);
     resolve(written);
   };
-}
-
-/** Waits (a bounded number of turns) until `condition` holds. */
-async function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  for (let turn = 0; turn < 200; turn++) {
-    if (await condition()) return;
-    await settle();
-  }
-  assert.fail(`never happened: ${what}`);
-}
-
-/** Timers that fire only when the test says: time passes only through fire(). */
-class ManualTimers implements Timers {
-  readonly #due = new Map<number, () => void>();
-  #next = 1;
-
-  setTimeout(callback: () => void): unknown {
-    this.#due.set(this.#next, callback);
-    return this.#next++;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.#due.delete(handle as number);
-  }
-
-  /** Timers started and neither fired nor cleared. */
-  get waiting(): number {
-    return this.#due.size;
-  }
-
-  /** Fires every timer started so far. */
-  fire(): void {
-    const due = [...this.#due.values()];
-    this.#due.clear();
-    for (const callback of due) callback();
-  }
 }
 
 /** The reply to `request`, and whether it has come yet. */

@@ -178,8 +178,6 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
   deps.sessions.remove(user.id, session);
   deps.delivery.release(user.id, session, new Set());
   deps.roster.offline(user.id, session);
-  // Before presence is released, so that the user's next login finds the cursor closed.
-  await deps.delivery.closeCursor(session);
   try {
     await deps.presence.release(user.id);
   } catch (error) {
@@ -189,6 +187,9 @@ export async function endSession(session: Session, deps: ChatDeps): Promise<void
       error,
     });
   }
+  // After presence: a store that hangs does not hold the user's next login. One that comes
+  // first reads back from the log what this makes pending (lib/delivery_cursor.ts).
+  await deps.delivery.closeCursor(session);
 }
 
 /** The password or the token of a LOGIN: exactly one of them. */

@@ -24,15 +24,14 @@ export async function loginView(
   receipts: Session | null,
   deps: ChatDeps,
 ): Promise<LoginView> {
+  // The cursor first: what an earlier session's end makes pending is then read below, or back.
+  const readBack = receipts ? await deps.delivery.openCursor(userId, receipts) : [];
   const [friends, groups, pending, dropped] = await Promise.all([
     deps.store.friends.list(userId),
     deps.store.groups.listForUser(userId),
     deps.store.messages.pending(userId),
     deps.store.messages.takeDropped(userId),
   ]);
-  const unconfirmed = receipts
-    ? await deps.delivery.openCursor(userId, receipts, new Set(pending.map(({ mid }) => mid)))
-    : [];
   const everyone = new Set(friends.map((friend) => friend.id));
   for (const group of groups) for (const member of group.members) everyone.add(member.id);
   const online = await deps.presence.locate([...everyone]);
@@ -51,7 +50,7 @@ export async function loginView(
         role: member.role,
       })),
     })),
-    offline: splitBacklog(mergeByMid(pending, unconfirmed).map(pushOf), dropped),
+    offline: splitBacklog(mergeByMid(pending, readBack).map(pushOf), dropped),
   };
 }
 

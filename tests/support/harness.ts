@@ -300,3 +300,15 @@ function isRosterUpdate(frame: Frame): boolean {
   return frame.seq === undefined &&
     (frame.msgid === MsgId.PRESENCE || frame.msgid === MsgId.ROSTER);
 }
+
+/** Waits (a bounded number of turns) until `condition` holds. */
+export async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+): Promise<void> {
+  for (let turn = 0; turn < 200; turn++) {
+    if (await condition()) return;
+    await settle();
+  }
+  throw new Error(`never happened: ${what}`);
+}
