@@ -53,6 +53,18 @@ export function cursorContract(
     assert.deepEqual(reopened.unconfirmed.map((message) => message.msg), ["after"]);
   });
 
+  test("many users opening their first cursors at once all succeed", async (store) => {
+    // On MySQL a locking read of a missing row takes a gap lock; logins that each insert their
+    // own row into the same gap deadlocked (and failed with errno 9) before.
+    const users = await Promise.all(
+      Array.from({ length: 40 }, (_, k) => store.users.create(`many${k}`, "h")),
+    );
+    const openings = await Promise.allSettled(
+      users.map((userId, k) => store.cursors.open(userId, 1000 + k, 10)),
+    );
+    assert.deepEqual(openings.filter((opening) => opening.status === "rejected"), []);
+  });
+
   test("a cursor left open gives what is for its user above it, oldest first", async (store) => {
     // a's id is below the user's, c's above (stores may keep a pair of users in id order).
     const a = await store.users.create("a", "h");

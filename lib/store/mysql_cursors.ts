@@ -73,8 +73,15 @@ export function mysqlCursors(pool: Pool): CursorRepository {
 
   return {
     open: (userId, owner, limit) =>
-      run(() =>
-        inTransaction(pool, async (connection) => {
+      run(async () => {
+        // The row first, on its own: a locking read of a missing row takes a gap lock, and two
+        // logins' gap locks around the same gap deadlock as soon as both insert.
+        await modify(
+          pool,
+          "INSERT IGNORE INTO DeliveryCursor (userid, upto, owner) VALUES (?, 0, NULL)",
+          [bigInteger(userId)],
+        );
+        return await inTransaction(pool, async (connection) => {
           const [cursor] = await select(
             connection,
             "SELECT upto, owner FROM DeliveryCursor WHERE userid = ? FOR UPDATE",
@@ -85,12 +92,11 @@ export function mysqlCursors(pool: Pool): CursorRepository {
             "SELECT COALESCE(MAX(mid), 0) AS newest FROM Message",
             [],
           );
-          if (cursor === undefined || cursor.owner === null) {
+          if (cursor.owner === null) {
             await modify(
               connection,
-              `INSERT INTO DeliveryCursor (userid, upto, owner) VALUES (?, ?, ?)
-               ON DUPLICATE KEY UPDATE upto = GREATEST(upto, VALUES(upto)), owner = VALUES(owner)`,
-              [bigInteger(userId), bigInteger(Number(newest)), bigInteger(owner)],
+              "UPDATE DeliveryCursor SET upto = GREATEST(upto, ?), owner = ? WHERE userid = ?",
+              [bigInteger(Number(newest)), bigInteger(owner), bigInteger(userId)],
             );
             return { newest: Number(newest), unconfirmed: [] };
           }
@@ -100,8 +106,8 @@ export function mysqlCursors(pool: Pool): CursorRepository {
             bigInteger(userId),
           ]);
           return { newest: Number(newest), unconfirmed };
-        })
-      ),
+        });
+      }),
     advance: (marks) => marks.length === 0 ? Promise.resolve() : run(() => advances.submit(marks)),
     close: ({ userId, owner, upto }) =>
       run(async () => {
