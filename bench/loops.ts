@@ -104,7 +104,7 @@ export function runPairs(clients: Clients, command: PairsCommand, phase: Phase):
       if (wait > 0) setTimeout(() => sendNow(from, frame), wait);
       else sendNow(from, frame);
     };
-    // Receipts are batched by the project's own client code (20 ms, up to 1000 mids each).
+    // Receipts are batched by the project's own client code (100 ms, up to 1000 mids each).
     const inboxOf = (self: LoadClient) =>
       new Inbox((mids) => {
         if (phase.running) phase.expectOk(self.request({ msgid: 13, mids }), "receipt");

@@ -131,7 +131,7 @@ async function pairsComparison(
   const notes = receipts
     ? [
       "clients log in with receipts and acknowledge every push as the project's own client " +
-      "does (its code: one RECEIPT per 20 ms with every mid received meanwhile); a push taken " +
+      "does (its code: one RECEIPT per 100 ms with every mid received meanwhile); a push taken " +
       "directly is counted on the user's delivery cursor, with no pending row",
     ]
     : [];

@@ -4,20 +4,21 @@ import assert from "node:assert/strict";
 import { backoffDelay } from "../lib/client/backoff.ts";
 import { Inbox } from "../lib/client/inbox.ts";
 import { Limits } from "../lib/protocol.ts";
+import { ManualTimers } from "./support/manual_timers.ts";
 
-const tick = (ms = 40) => new Promise((resolve) => setTimeout(resolve, ms));
-
-Deno.test("inbox: a mid is new once; every arrival is acknowledged in one batched receipt", async () => {
+Deno.test("inbox: a mid is new once; every arrival is acknowledged in one batched receipt", () => {
   const receipts: number[][] = [];
-  const inbox = new Inbox((mids) => receipts.push(mids));
+  const timers = new ManualTimers();
+  const inbox = new Inbox((mids) => receipts.push(mids), timers);
   assert.equal(inbox.receive(5), true);
   assert.equal(inbox.receive(6), true);
   assert.equal(inbox.receive(5), false, "shown already");
   assert.deepEqual(receipts, [], "receipts wait a moment to share one frame");
-  await tick();
+  assert.equal(timers.waiting, 1, "one timer for the batch");
+  timers.fire();
   assert.deepEqual(receipts, [[5, 6]]);
   assert.equal(inbox.receive(6), false, "redelivered after the receipt was lost");
-  await tick();
+  timers.fire();
   assert.deepEqual(receipts, [[5, 6], [6]], "and acknowledged again");
 });
 
@@ -34,12 +35,14 @@ Deno.test("inbox: flush sends at once, in frames of at most Limits.receiptMids",
   assert.deepEqual(receipts[1], [Limits.receiptMids + 1]);
 });
 
-Deno.test("inbox: receipts for a lost connection are dropped, not sent on the next", async () => {
+Deno.test("inbox: receipts for a lost connection are dropped, not sent on the next", () => {
   const receipts: number[][] = [];
-  const inbox = new Inbox((mids) => receipts.push(mids));
+  const timers = new ManualTimers();
+  const inbox = new Inbox((mids) => receipts.push(mids), timers);
   inbox.receive(1);
   inbox.dropUnsent();
-  await tick();
+  assert.equal(timers.waiting, 0, "its timer is cleared");
+  timers.fire();
   assert.deepEqual(receipts, []);
   assert.equal(inbox.receive(1), false, "still remembered as shown");
   inbox.flush();
