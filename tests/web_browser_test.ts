@@ -1,11 +1,14 @@
 // The web client in a real headless Chromium against the real server (--http-port): two pages
 // register, befriend and chat both ways with the keyboard; a page and a TCP user chat; errors
 // appear beside what caused them; scrolling up reads history; a page reconnects by itself after
-// the server restarts and shows what arrived meanwhile, once. On failure a screenshot of each page goes to a temp dir.
+// the server restarts and shows what arrived meanwhile, once; a friend is removed and a group left
+// with the two-step button, and both sides see it; the password is changed from the page. On
+// failure a screenshot of each page goes to a temp dir.
 
 import assert from "node:assert/strict";
 import type { Page } from "puppeteer-core";
 import {
+  button,
   chromiumInstalled,
   launchBrowser,
   screenshotOnFailure,
@@ -208,5 +211,72 @@ browserTest(
       "--http-port",
       String(freePort()),
     ];
+  },
+);
+
+browserTest("a friend removed with the two-step button is gone from both pages", async (s) => {
+  const ann = await s.person("ann");
+  const bob = await s.person("bob");
+  await ann.register();
+  const bobId = await bob.register();
+  await ann.addFriend(bobId);
+  await bob.waitForText("#friends", /^ann /);
+  await ann.openUser(bobId);
+  await ann.say("hi bob");
+  await bob.open("ann");
+  await bob.waitForMessage("hi bob");
+  await ann.click("Remove friend");
+  await ann.click("Really remove bob?");
+  await ann.waitForText("#conversation-title", /^Pick a friend or a group$/);
+  assert.equal(await ann.text("#friends"), "", "neither a friend nor an open conversation");
+  assert.equal(await ann.page.$(button("Remove friend")), null);
+  // Bob's page learns it by the ROSTER push: his open conversation with ann closes.
+  await bob.waitForText("#status", /^ann removed you as a friend\.$/);
+  assert.equal(await bob.text("#friends"), "");
+  assert.equal(await bob.text("#conversation-title"), "Pick a friend or a group");
+});
+
+browserTest(
+  "a member leaves a group: gone from their page, and the others see them gone",
+  async (s) => {
+    const cal = await s.person("cal");
+    const dee = await s.person("dee");
+    await cal.register();
+    await dee.register();
+    const crew = await cal.createGroup("crew");
+    await cal.open("crew");
+    await dee.joinGroup(crew);
+    await cal.waitForText("#members", /dee/);
+    await dee.open("crew");
+    await dee.click("Leave group");
+    await dee.click("Really leave crew?");
+    await dee.waitForText("#conversation-title", /^Pick a friend or a group$/);
+    assert.equal(await dee.text("#groups"), "");
+    await cal.waitForText("#groups", /^crew 1 member$/);
+    assert.equal(await cal.text("#members"), "Members: cal (creator, online)");
+  },
+);
+
+browserTest(
+  "the password is changed from the page: a wrong current one is refused, then only the new one logs in",
+  async (s) => {
+    const fay = await s.person("fay");
+    await fay.register("old secret");
+    await fay.changePassword("not it", "new secret");
+    await fay.waitForText("#password-error", /^The current password is wrong\.$/);
+    await fay.changePassword("old secret", "new secret", "new secret typo");
+    await fay.waitForText("#password-error", /^The new passwords differ\.$/);
+    await fay.changePassword("old secret", "new secret");
+    await fay.waitForText("#status", /^Password changed/);
+    assert.equal(await fay.page.$("#account[open]"), null, "the form closes");
+    // The server revoked the old token; the page kept the fresh one, so a reload logs in with it.
+    await fay.page.reload();
+    assert.equal(await fay.settled(), "chat");
+    await fay.click("Log out");
+    await fay.logIn("old secret");
+    await fay.waitForText("#login-error", /wrong id\/name or password/);
+    await fay.logIn("new secret");
+    await fay.page.waitForSelector("#chat-view:not([hidden])");
+    assert.match(await fay.text("#me"), /^fay /);
   },
 );

@@ -1,8 +1,10 @@
 // What the web client knows (web/chat_state.js), without a browser: conversations by mid with
-// no message twice, unread counts, history paging, presence and roster events, names learned.
+// no message twice, unread counts, history paging, presence and roster events, names learned,
+// friends removed and groups left; and what the page offers to end a conversation.
 
 import assert from "node:assert/strict";
 import { ChatState, groupKey, MESSAGES_KEPT, userKey } from "../web/chat_state.js";
+import { endOffer } from "../web/end_conversation.js";
 
 const VIEW = {
   id: 1,
@@ -113,4 +115,45 @@ Deno.test("web state: senders who are not friends are listed; a friend known by 
     ["dee", "unknown"],
     ["eve", null],
   ]);
+});
+
+Deno.test("web state: a removed friend and a group left are forgotten with their conversations", () => {
+  const state = new ChatState();
+  state.loggedIn({ ...VIEW, friends: [...VIEW.friends, { id: 3, name: "cy", state: "online" }] });
+  state.received(chat(1, 2));
+  state.received({ ...chat(2, 3), name: "cy" });
+  state.received(chat(3, 2, { groupid: 7 }));
+  state.openConversation(userKey(2));
+  state.removeFriend(2);
+  assert.equal(state.open, null, "the open conversation closes");
+  assert.deepEqual(state.people().map((p) => p.name), ["cy"]);
+  state.openConversation(groupKey(7));
+  state.leaveGroup(7);
+  assert.equal(state.open, null);
+  assert.deepEqual([...state.groups.keys()], []);
+  assert.deepEqual([...state.conversations.keys()], [userKey(3)]);
+  // Removed by the other side (ROSTER push): the same.
+  state.roster({ event: "friend_removed", id: 3 });
+  assert.deepEqual(state.people(), []);
+  // A later message from a former friend is shown again, listed as not a friend.
+  assert.equal(state.received(chat(1, 2)), userKey(2));
+  assert.deepEqual(state.people().map((p) => [p.name, p.state]), [["user2", null]]);
+});
+
+Deno.test("web state: the button beside the title removes a friend or leaves a group", () => {
+  const state = new ChatState();
+  state.loggedIn(VIEW);
+  state.received(chat(1, 5));
+  assert.deepEqual(endOffer(state, userKey(2)), {
+    key: userKey(2),
+    label: "Remove friend",
+    question: "Really remove bob?",
+  });
+  assert.deepEqual(endOffer(state, groupKey(7)), {
+    key: groupKey(7),
+    label: "Leave group",
+    question: "Really leave crew?",
+  });
+  assert.equal(endOffer(state, userKey(5)), null, "not a friend: nothing to remove");
+  assert.equal(endOffer(state, null), null);
 });

@@ -1,10 +1,15 @@
 // @ts-check
 // The web client's page: wires the link to the server (chat_link.js) and what the client knows
 // (chat_state.js) to the DOM of index.html. Every text from the server goes in as text, never
-// as markup. Errors are shown next to the form that caused them.
+// as markup. Errors are shown next to the form that caused them. Removing the friend or leaving
+// the group of the open conversation is end_conversation.js, behind a two-step button
+// (confirm_button.js); the change of password is password_form.js.
 
 import { ChatLink, MsgId, RequestError } from "./chat_link.js";
 import { ChatState, groupKey, userKey } from "./chat_state.js";
+import { ConfirmButton } from "./confirm_button.js";
+import { endConversation, endOffer } from "./end_conversation.js";
+import { setUpPasswordForm } from "./password_form.js";
 
 /** @typedef {Record<string, any>} Frame */
 
@@ -34,6 +39,14 @@ const link = new ChatLink({
     showLogin(reason);
   },
   onPush: pushed,
+});
+const endButton = new ConfirmButton(
+  /** @type {HTMLButtonElement} */ ($("end-conversation")),
+  endOpenConversation,
+);
+const closePasswordForm = setUpPasswordForm(link, () => {
+  rememberSession();
+  $("status").textContent = "Password changed; other devices must log in again with the new one.";
 });
 
 function showStatus(
@@ -130,6 +143,7 @@ function loggedIn(/** @type {Frame} */ view) {
 
 function showLogin(/** @type {string} */ reason = "") {
   state.loggedOut();
+  closePasswordForm();
   $("who").hidden = true;
   $("chat-view").hidden = true;
   $("login-view").hidden = false;
@@ -147,7 +161,7 @@ function pushed(/** @type {Frame} */ frame) {
       if (key) {
         if (key === state.open) {
           // The title too: the sender's name may be new to the client.
-          $("conversation-title").textContent = conversationTitle(key);
+          renderTitle();
           renderMessages(true);
         }
         renderLists();
@@ -163,8 +177,11 @@ function pushed(/** @type {Frame} */ frame) {
       break;
     case MsgId.ROSTER:
       state.roster(frame);
-      renderLists();
-      renderMembers();
+      renderAll();
+      if (frame.event === "friend_removed") {
+        const name = state.nameOf(frame.id) ?? `user #${frame.id}`;
+        $("status").textContent = `${name} removed you as a friend.`;
+      }
       break;
     case MsgId.NOTICE:
       $("status").textContent = String(frame.errmsg ?? frame.notice);
@@ -260,11 +277,17 @@ function conversationTitle(/** @type {string} */ key) {
 }
 
 function renderConversation() {
-  const key = state.open;
-  $("send-form").hidden = key === null;
-  $("conversation-title").textContent = key ? conversationTitle(key) : "Pick a friend or a group";
+  $("send-form").hidden = state.open === null;
+  renderTitle();
   renderMembers();
   renderMessages(true);
+}
+
+/** The open conversation's title, and the button beside it that ends it. */
+function renderTitle() {
+  const key = state.open;
+  $("conversation-title").textContent = key ? conversationTitle(key) : "Pick a friend or a group";
+  endButton.show(endOffer(state, key));
 }
 
 function renderMembers() {
@@ -322,6 +345,7 @@ function renderMessages(/** @type {boolean} */ follow) {
 
 async function openConversation(/** @type {string} */ key) {
   state.openConversation(key);
+  $("conversation-error").textContent = "";
   renderAll();
   $("messages").scrollTop = $("messages").scrollHeight;
   input("message").focus();
@@ -348,6 +372,8 @@ async function loadHistory(/** @type {string} */ key) {
       limit: HISTORY_PAGE,
     });
     const page = reply.messages ?? [];
+    // A conversation forgotten meanwhile (friend removed, group left) is not brought back.
+    if (state.conversations.get(key) !== conversation) return;
     state.history(key, page, page.length < HISTORY_PAGE);
     if (state.open === key) renderMessages(false);
   } catch (error) {
@@ -435,6 +461,21 @@ async function addFriend() {
   const reply = await link.request({ msgid: MsgId.ADD_FRIEND, friendid });
   state.addFriend(reply.friend ?? { id: friendid });
   renderLists();
+  renderTitle();
+}
+
+/** Removes the friend or leaves the group of conversation `key` (asked twice by its button). */
+async function endOpenConversation(/** @type {string} */ key) {
+  const error = $("conversation-error");
+  error.textContent = "";
+  try {
+    await endConversation(link, state, key);
+  } catch (failure) {
+    error.textContent = errorText(failure);
+    return;
+  }
+  renderAll();
+  input(key.startsWith("g:") ? "group-id" : "friend-id").focus();
 }
 
 async function joinGroup() {

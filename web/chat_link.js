@@ -2,9 +2,9 @@
 // The web client's link to the server over WebSocket, without any DOM: requests matched to their
 // replies by seq, pushes handed on, a ping when the connection is quiet, and after a lost
 // connection a reconnect with growing, jittered delays that logs in again with the session token
-// (or, from a server that gives none, the password kept for that) and re-sends the chat requests
-// that had no reply yet, under the same idempotency key. The page (app.js) uses it;
-// tests/web_link_test.ts drives it against the real server.
+// (or, from a server that gives none, the password kept for that; a change of password replaces
+// it) and re-sends the chat requests that had no reply yet, under the same idempotency key. The
+// page (app.js) uses it; tests/web_link_test.ts drives it against the real server.
 
 /** @typedef {Record<string, any>} Frame */
 
@@ -25,6 +25,9 @@ export const MsgId = Object.freeze({
   NOTICE: 16,
   PRESENCE: 17,
   ROSTER: 18,
+  REMOVE_FRIEND: 19,
+  LEAVE_GROUP: 20,
+  CHANGE_PASSWORD: 21,
 });
 
 /** Most mids in one RECEIPT (the server's limit). */
@@ -138,6 +141,27 @@ export class ChatLink {
     };
     this.#options.onLoggedIn(view);
     return view;
+  }
+
+  /**
+   * Changes the password (CHANGE_PASSWORD). The server revokes every token of the user and the
+   * reply carries this session's fresh one: it replaces the kept token as a login's does (or,
+   * from a server that gives none, the new password is kept).
+   * @param {string} old @param {string} replacement @returns {Promise<Frame>}
+   */
+  async changePassword(old, replacement) {
+    const reply = await this.request({
+      msgid: MsgId.CHANGE_PASSWORD,
+      old,
+      new: replacement,
+    });
+    const name = this.#credentials?.name;
+    if (name !== undefined) {
+      this.#credentials = typeof reply.token === "string"
+        ? { name, token: reply.token }
+        : { name, password: replacement };
+    }
+    return reply;
   }
 
   /** The session token, if the server gave one. */

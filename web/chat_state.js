@@ -192,7 +192,7 @@ export class ChatState {
         this.addFriend(event.friend);
         break;
       case "friend_removed":
-        this.friends.delete(event.id);
+        this.removeFriend(event.id);
         break;
       case "member_joined": {
         const group = this.groups.get(event.groupid);
@@ -234,6 +234,22 @@ export class ChatState {
     this.groups.set(group.id, group);
   }
 
+  /**
+   * Forgets a friend, with the conversation (closed if open): the user removed them
+   * (REMOVE_FRIEND answered errno 0) or they removed the user (ROSTER `friend_removed`). A later
+   * message from them lists them again, as not a friend, and their history can be read again.
+   */
+  removeFriend(/** @type {number} */ id) {
+    this.friends.delete(id);
+    this.#forgetConversation(userKey(id));
+  }
+
+  /** Forgets a group the user left (LEAVE_GROUP answered errno 0), with its conversation. */
+  leaveGroup(/** @type {number} */ id) {
+    this.groups.delete(id);
+    this.#forgetConversation(groupKey(id));
+  }
+
   /** Total unread messages, for the title. */
   get unread() {
     let total = 0;
@@ -268,6 +284,12 @@ export class ChatState {
     if (friend && friend.name !== name) {
       this.friends.set(id, { ...friend, name });
     }
+  }
+
+  #forgetConversation(/** @type {string} */ key) {
+    for (const chat of this.conversations.get(key)?.messages ?? []) this.#mids.delete(chat.mid);
+    this.conversations.delete(key);
+    if (this.open === key) this.open = null;
   }
 
   #forgetAll() {

@@ -13,6 +13,10 @@ interface PageNode {
   readonly textContent: string | null;
   querySelector(selector: string): PageNode | null;
 }
+/** A side list's entry, whose key says the conversation ("u:<id>" or "g:<id>"). */
+interface PageEntry {
+  readonly dataset: { key: string };
+}
 declare const document: {
   querySelector(selector: string): PageNode | null;
   querySelectorAll(selector: string): Iterable<PageNode>;
@@ -124,6 +128,41 @@ export class WebUser {
   async addFriend(id: number): Promise<void> {
     await this.fill("Add friend by id", String(id));
     await this.page.keyboard.press("Enter");
+  }
+
+  /** Creates a group with the side form; returns its id (its entry's key in the list). */
+  async createGroup(name: string): Promise<number> {
+    await this.fill("New group name", name);
+    await this.page.keyboard.press("Enter");
+    const entry = await this.page.waitForFunction(
+      (wanted) =>
+        [...document.querySelectorAll("#groups button.entry")].find((entry) =>
+          entry.querySelector(".name")?.textContent === wanted
+        ),
+      { polling: 100 },
+      name,
+    ) as unknown as ElementHandle;
+    const key = await entry.evaluate((node) => (node as unknown as PageEntry).dataset.key);
+    return Number(key.slice(2));
+  }
+
+  /** Joins a group by id with the side form. */
+  async joinGroup(id: number): Promise<void> {
+    await this.fill("Join group by id", String(id));
+    await this.page.keyboard.press("Enter");
+  }
+
+  /**
+   * Fills the "Change password" form under the user's name (opening it if it is closed) and
+   * saves; `again` is what goes in "New password again".
+   */
+  async changePassword(current: string, next: string, again = next): Promise<void> {
+    await this.page.bringToFront();
+    if (await this.page.$("#account[open]") === null) await this.page.click("#account > summary");
+    await this.fill("Current password", current);
+    await this.fill("New password", next);
+    await this.fill("New password again", again);
+    await this.click("Save password");
   }
 
   /** Opens the conversation with a friend or group by its name in the side list. */
