@@ -4,7 +4,8 @@
 // connection a reconnect with growing, jittered delays that logs in again with the session token
 // (or, from a server that gives none, the password kept for that; a change of password replaces
 // it) and re-sends the chat requests that had no reply yet, under the same idempotency key. The
-// page (app.js) uses it; tests/web_link_test.ts drives it against the real server.
+// page (app.js) uses it; tests/web_browser_test.ts drives it, through the page, against the real
+// server in headless Chromium.
 
 /** @typedef {Record<string, any>} Frame */
 
