@@ -128,19 +128,16 @@ export function mysqlMessages(
     return acknowledged.map(() => ({ status: "fulfilled", value: undefined }));
   }
 
+  /** Makes each (user, mid) pending, in one transaction; the cap applies as in append. */
+  const addPendingPairs = (pairs: [number, number][]): Promise<void> =>
+    pairs.length === 0
+      ? Promise.resolve()
+      : run(() => inTransaction(pool, (connection) => addDeliveries(connection, pairs, writing)));
+
   return {
     append: (message) => run(() => appends.submit(message)),
     addPending: (mid, userIds) =>
-      userIds.length === 0
-        ? Promise.resolve()
-        : run(() =>
-          inTransaction(pool, (connection) =>
-            addDeliveries(
-              connection,
-              [...new Set(userIds)].map((userId): [number, number] => [userId, mid]),
-              writing,
-            ))
-        ),
+      addPendingPairs([...new Set(userIds)].map((userId): [number, number] => [userId, mid])),
     pending: (userId) =>
       run(async () => {
         const rows = await select(
@@ -153,16 +150,7 @@ export function mysqlMessages(
         return rows.map(toMessage);
       }),
     keepPending: (userId, mids) =>
-      mids.length === 0
-        ? Promise.resolve()
-        : run(() =>
-          inTransaction(pool, (connection) =>
-            addDeliveries(
-              connection,
-              [...new Set(mids)].map((mid): [number, number] => [userId, mid]),
-              writing,
-            ))
-        ),
+      addPendingPairs([...new Set(mids)].map((mid): [number, number] => [userId, mid])),
     acknowledge: (userId, mids) =>
       mids.length === 0
         ? Promise.resolve()

@@ -34,7 +34,7 @@ export function rowCount(count: number): BoundInteger {
   if (!Number.isSafeInteger(count) || count < 0) {
     throw new RangeError(`Cannot use ${count} as a row count: expected a non-negative integer`);
   }
-  return mysql.TypedParameter.LONGLONG(count);
+  return bigInteger(count);
 }
 
 /**
